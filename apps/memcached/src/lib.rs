@@ -1,0 +1,2 @@
+//! A memcached-compatible server (text and binary protocols) as a zygos-rs
+//! dataplane application.

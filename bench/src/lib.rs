@@ -1,0 +1,2 @@
+//! Lancet-style open-loop load generation, statistics, queueing-theory
+//! bounds, baselines, sweeps and plots.

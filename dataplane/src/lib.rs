@@ -1,0 +1,2 @@
+//! The zygos-rs libOS runtime: per-core event loop, NIC backends, IPIs, the
+//! application API, the control socket and the migration protocol.
