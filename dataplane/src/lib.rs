@@ -1,2 +1,4 @@
 //! The zygos-rs libOS runtime: per-core event loop, NIC backends, IPIs, the
 //! application API, the control socket and the migration protocol.
+
+pub mod synthetic_protocol;
