@@ -1,2 +1,4 @@
 //! Lancet-style open-loop load generation, statistics, queueing-theory
 //! bounds, baselines, sweeps and plots.
+
+pub mod stats;
