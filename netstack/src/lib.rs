@@ -1,5 +1,41 @@
-//! Per-core TCP/IP engine of zygos-rs: ARP, ICMP, UDP, TCP, CRAB, SLO-aware
-//! flow control and connection state export/import for migration.
+//! Per-core TCP/IP engine of zygos-rs: Ethernet, ARP, IPv4, ICMP echo, UDP
+//! and TCP (RFC 9293), with the hooks later layers need: the CRAB connection
+//! redirect option, a per-connection receive-window override (SLO-aware flow
+//! control) and export/import of a connection's state (live migration).
 //!
-//! Each dataplane core owns one independent instance; nothing here knows of
-//! threads, devices or the clock (time is passed in by the caller).
+//! Each dataplane core owns one independent [`Stack`]. Nothing here knows of
+//! threads, devices or the clock: the caller passes time in ([`Instant`]),
+//! hands received Ethernet frames to [`Stack::handle_frame`], lets
+//! [`Stack::poll`] run timers and write outgoing frames into a [`FrameSink`],
+//! then drains [`Event`]s with [`Stack::pop_event`] and acts on them with the
+//! batched calls (`send`, `recv`, `close`, `abort`).
+//!
+//! ```
+//! use netstack::{Instant, Stack, StackConfig, VecSink};
+//! let mut stack = Stack::new(StackConfig::default()).unwrap();
+//! let mut out = VecSink::default();
+//! stack.handle_frame(Instant::ZERO, &[0u8; 10]); // malformed: counted, dropped
+//! stack.poll(Instant::ZERO, &mut out);
+//! assert_eq!(stack.stats().malformed, 1);
+//! ```
+#![forbid(unsafe_code)]
+
+mod arp;
+mod config;
+mod error;
+mod event;
+mod frame;
+mod icmp;
+mod sink;
+mod stack;
+mod stats;
+mod time;
+mod udp;
+
+pub use config::StackConfig;
+pub use error::{ConfigError, UdpError};
+pub use event::{ConnId, Event};
+pub use sink::{FrameSink, VecSink};
+pub use stack::Stack;
+pub use stats::StackStats;
+pub use time::{Duration, Instant};
