@@ -1,4 +1,6 @@
 //! Lancet-style open-loop load generation, statistics, queueing-theory
 //! bounds, baselines, sweeps and plots.
 
+pub mod queueing;
 pub mod stats;
+pub mod workload;
