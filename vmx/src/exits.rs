@@ -1,0 +1,170 @@
+//! What a VM exit means to the sandbox, decided by a free function over a
+//! copy of the exit (so tests feed it made-up exits without /dev/kvm), and
+//! the per-vCPU exit counters.
+
+use crate::stubs::{DONE_PORT, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT};
+use kvm_ioctls::VcpuExit;
+
+/// The parts of a `VcpuExit` the sandbox looks at, copied out so the vCPU
+/// can be used again while handling it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// `out` to a port.
+    IoOut(u16),
+    /// `in` from a port.
+    IoIn(u16),
+    /// Access to guest-physical memory no slot covers.
+    Mmio(u64),
+    /// `hlt` with interrupts that KVM did not handle in-kernel.
+    Hlt,
+    /// Triple fault.
+    Shutdown,
+    /// KVM could not emulate an instruction (e.g. SSE at CPL0).
+    InternalError,
+    /// VM entry failed (invalid guest state), with the hardware reason.
+    FailEntry(u64),
+    /// Any other exit reason, by name.
+    Other(&'static str),
+}
+
+impl Exit {
+    /// Copies the relevant part of a `VcpuExit`.
+    pub fn from_kvm(exit: &VcpuExit<'_>) -> Self {
+        match exit {
+            VcpuExit::IoOut(port, _) => Self::IoOut(*port),
+            VcpuExit::IoIn(port, _) => Self::IoIn(*port),
+            VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => Self::Mmio(*addr),
+            VcpuExit::Hlt => Self::Hlt,
+            VcpuExit::Shutdown => Self::Shutdown,
+            VcpuExit::InternalError => Self::InternalError,
+            VcpuExit::FailEntry(reason, _) => Self::FailEntry(*reason),
+            VcpuExit::Exception => Self::Other("exception"),
+            VcpuExit::Debug(_) => Self::Other("debug"),
+            VcpuExit::SystemEvent(..) => Self::Other("system event"),
+            _ => Self::Other("unhandled exit reason"),
+        }
+    }
+}
+
+/// What the run loop must do about an exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The guest made a `syscall`: perform it on the host, put the result in RAX.
+    Syscall,
+    /// The closure returned: collect its result.
+    Done,
+    /// The guest raised exception `vector` (its CPL0 stub made the exit).
+    Exception(u8),
+    /// Nothing the sandbox expects: stop with an error describing it.
+    Unexpected(Exit),
+}
+
+/// Maps an exit to the action the run loop takes.
+pub fn classify(exit: Exit) -> Action {
+    match exit {
+        Exit::IoOut(SYSCALL_PORT) => Action::Syscall,
+        Exit::IoOut(DONE_PORT) => Action::Done,
+        Exit::IoOut(port)
+            if (EXCEPTION_PORT_BASE..EXCEPTION_PORT_BASE + u16::from(EXCEPTION_VECTORS))
+                .contains(&port) =>
+        {
+            Action::Exception((port - EXCEPTION_PORT_BASE) as u8)
+        }
+        other => Action::Unexpected(other),
+    }
+}
+
+/// Exits to user space seen by one vCPU, by reason (cumulative).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExitCounts {
+    /// Forwarded system calls.
+    pub syscalls: u64,
+    /// Page faults resolved by adding a mapping (lazy memory slots).
+    pub lazy_maps: u64,
+    /// Exceptions reported as guest faults.
+    pub faults: u64,
+    /// Closures that returned (one exit each).
+    pub returns: u64,
+    /// `KVM_RUN` interrupted by a host signal (EINTR).
+    pub interrupted: u64,
+    /// Exits that stopped the guest with an error.
+    pub unexpected: u64,
+}
+
+impl ExitCounts {
+    /// All exits to user space.
+    pub fn total(&self) -> u64 {
+        self.syscalls
+            + self.lazy_maps
+            + self.faults
+            + self.returns
+            + self.interrupted
+            + self.unexpected
+    }
+
+    /// Per-reason difference `self - earlier`.
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            syscalls: self.syscalls - earlier.syscalls,
+            lazy_maps: self.lazy_maps - earlier.lazy_maps,
+            faults: self.faults - earlier.faults,
+            returns: self.returns - earlier.returns,
+            interrupted: self.interrupted - earlier.interrupted,
+            unexpected: self.unexpected - earlier.unexpected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_hypercall_ports() {
+        assert_eq!(classify(Exit::IoOut(SYSCALL_PORT)), Action::Syscall);
+        assert_eq!(classify(Exit::IoOut(DONE_PORT)), Action::Done);
+        assert_eq!(
+            classify(Exit::IoOut(EXCEPTION_PORT_BASE + 14)),
+            Action::Exception(14)
+        );
+        assert_eq!(
+            classify(Exit::IoOut(EXCEPTION_PORT_BASE + 31)),
+            Action::Exception(31)
+        );
+        assert_eq!(
+            classify(Exit::IoOut(EXCEPTION_PORT_BASE + 32)),
+            Action::Unexpected(Exit::IoOut(0x60))
+        );
+        assert_eq!(classify(Exit::Shutdown), Action::Unexpected(Exit::Shutdown));
+        assert_eq!(
+            classify(Exit::IoIn(SYSCALL_PORT)),
+            Action::Unexpected(Exit::IoIn(SYSCALL_PORT))
+        );
+    }
+
+    #[test]
+    fn counts_difference_per_reason() {
+        let a = ExitCounts {
+            syscalls: 5,
+            returns: 1,
+            ..Default::default()
+        };
+        let b = ExitCounts {
+            syscalls: 9,
+            returns: 2,
+            lazy_maps: 1,
+            ..Default::default()
+        };
+        let d = b.since(&a);
+        assert_eq!(
+            d,
+            ExitCounts {
+                syscalls: 4,
+                returns: 1,
+                lazy_maps: 1,
+                ..Default::default()
+            }
+        );
+        assert_eq!(d.total(), 6);
+    }
+}
