@@ -1,0 +1,528 @@
+//! Open-loop load generator over Linux sockets (thesis ch. 4, Lancet's
+//! methodology on kernel TCP): requests leave at the times of an arrival
+//! process regardless of responses, spread over many connections each
+//! allowing a bounded pipeline of outstanding requests.
+//!
+//! One sender thread paces and writes requests of the synthetic protocol;
+//! one receiver thread waits on all connections (epoll), matches responses
+//! to requests in per-connection FIFO order and records each latency
+//! (from the write call to the response read) in an hdrhistogram and in
+//! transmission order for the statistics of [`crate::stats`]. The report
+//! says N/A when the open loop broke (a request found every connection's
+//! pipeline full), the rate was missed, the achieved inter-arrivals do not
+//! fit the process, requests went unanswered, or the latency samples fail
+//! the independence or stationarity checks.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dataplane::synthetic_protocol::{RESPONSE_LEN, Request, decode_response};
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::linux::connection::write_all_nonblocking;
+use crate::linux::epoll::{Epoll, Ready, flags};
+use crate::stats::analysis::{
+    LatencyAnalysis, analyze_latencies, check_exponential_gaps, check_fixed_gaps,
+};
+use crate::stats::spearman::SamplingPolicy;
+use crate::stats::{Checked, NotAvailable};
+use crate::workload::{ArrivalProcess, ServiceDistribution};
+
+/// Largest spread of fixed inter-arrivals still called fixed.
+const FIXED_GAP_CV_LIMIT: f64 = 0.1;
+/// The achieved rate must reach this fraction of the target.
+const RATE_TOLERANCE: f64 = 0.95;
+/// Waits longer than this sleep until [`SPIN_MARGIN`] before the send
+/// time, then spin; shorter ones spin. The margin covers the wake-up
+/// latency of a loaded machine (timer slack is set to 1 ns).
+const SLEEP_THRESHOLD: Duration = Duration::from_millis(1);
+const SPIN_MARGIN: Duration = Duration::from_micros(500);
+/// How long to wait for responses after the last request.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// One load-generation run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// TCP connections opened.
+    pub connections: usize,
+    /// Outstanding requests allowed per connection.
+    pub depth: usize,
+    /// Arrival process, rate in requests per second.
+    pub arrivals: ArrivalProcess,
+    /// Service times asked of the server, in µs.
+    pub service: ServiceDistribution,
+    /// Measured period.
+    pub duration: Duration,
+    /// Leading period whose requests are not measured.
+    pub warmup: Duration,
+    /// Seed of arrival, service and connection choices.
+    pub seed: u64,
+    /// Latency sampling (Spearman) policy.
+    pub sampling: SamplingPolicy,
+    /// Confidence of the percentile intervals.
+    pub confidence: f64,
+}
+
+impl LoadConfig {
+    /// Defaults: 32 connections × depth 4, Poisson, 10% warm-up, 95% CIs.
+    pub fn new(
+        addr: SocketAddr,
+        rate: f64,
+        service: ServiceDistribution,
+        duration: Duration,
+    ) -> Self {
+        LoadConfig {
+            addr,
+            connections: 32,
+            depth: 4,
+            arrivals: ArrivalProcess::Poisson { rate },
+            service,
+            duration,
+            warmup: duration / 10,
+            seed: 1,
+            sampling: SamplingPolicy::default(),
+            confidence: 0.95,
+        }
+    }
+
+    /// The Lancet sizing warning: fewer request slots than the requests
+    /// in flight at the target rate when latency reaches the SLO of 10 S̄
+    /// (Little's law), which would turn the open loop into a closed one.
+    pub fn capacity_warning(&self) -> Option<String> {
+        let slots = self.connections * self.depth;
+        let in_flight = self.arrivals.rate() * 10.0 * self.service.mean() * 1e-6;
+        (slots as f64 <= in_flight).then(|| {
+            format!(
+                "{} connections x depth {} = {slots} slots < {in_flight:.0} requests in flight at \
+                 {:.0} RPS and 10 x {:.1} us latency: results may be closed-loop",
+                self.connections,
+                self.depth,
+                self.arrivals.rate(),
+                self.service.mean()
+            )
+        })
+    }
+}
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Connecting to the server failed.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        /// Server address.
+        addr: SocketAddr,
+        /// OS error.
+        source: io::Error,
+    },
+    /// A socket or epoll call failed mid-run.
+    #[error("{what}: {source}")]
+    Io {
+        /// The operation.
+        what: &'static str,
+        /// OS error.
+        source: io::Error,
+    },
+    /// The configuration cannot be run.
+    #[error("invalid load configuration: {0}")]
+    Config(&'static str),
+    /// A response did not match the request at the head of its connection.
+    #[error("response {got} on connection {connection}, expected {expected}")]
+    OutOfOrder {
+        /// Connection index.
+        connection: usize,
+        /// Id received.
+        got: u64,
+        /// Id expected.
+        expected: u64,
+    },
+    /// The receiver thread panicked.
+    #[error("receiver thread panicked")]
+    Receiver,
+}
+
+/// Percentiles of all measured requests (no sampling, no checks), in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HistogramSummary {
+    /// Mean latency.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest latency.
+    pub max: f64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Requested rate, RPS.
+    pub target_rps: f64,
+    /// Achieved send rate over the measured period, RPS.
+    pub achieved_rps: f64,
+    /// Requests sent in the measured period.
+    pub measured: u64,
+    /// Requests sent in total.
+    pub sent: u64,
+    /// Responses received in total.
+    pub answered: u64,
+    /// Requests that waited for a free pipeline slot.
+    pub deferred: u64,
+    /// Sizing warnings (printed, not fatal).
+    pub warnings: Vec<String>,
+    /// Run-wide checks that failed; any makes every percentile N/A.
+    pub failed_checks: Vec<NotAvailable>,
+    /// Checked percentiles with confidence intervals, in µs.
+    pub latency: LatencyAnalysis,
+    /// Unchecked percentiles of every measured request, in µs.
+    pub histogram: HistogramSummary,
+}
+
+impl LoadReport {
+    /// The checked p99 in µs.
+    pub fn p99(&self) -> &Checked<crate::stats::percentile::PercentileEstimate> {
+        self.latency.p99()
+    }
+}
+
+/// Requests in flight on one connection, oldest first: (id, send time ns).
+type InFlight = Mutex<VecDeque<(u64, u64)>>;
+
+struct Shared {
+    streams: Vec<TcpStream>,
+    in_flight: Vec<InFlight>,
+    start: Instant,
+    sending_done: AtomicBool,
+    sent: AtomicU64,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn pending(&self, connection: usize) -> usize {
+        self.in_flight[connection]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// Per-response record of the receiver: (id, latency ns).
+type Completion = (u64, u64);
+
+fn receive(shared: &Shared) -> Result<Vec<Completion>, LoadError> {
+    let io_error = |what| move |source| LoadError::Io { what, source };
+    let epoll = Epoll::new().map_err(io_error("epoll_create"))?;
+    for (index, stream) in shared.streams.iter().enumerate() {
+        epoll
+            .add(stream, flags::IN, index as u64)
+            .map_err(io_error("epoll_ctl"))?;
+    }
+    let mut buffers = vec![Vec::<u8>::new(); shared.streams.len()];
+    let mut completions = Vec::new();
+    let mut ready = [Ready {
+        token: 0,
+        events: 0,
+    }; 32];
+    let mut drain_deadline = None;
+    loop {
+        if shared.sending_done.load(Ordering::Acquire) {
+            let sent = shared.sent.load(Ordering::Acquire);
+            if completions.len() as u64 >= sent {
+                return Ok(completions);
+            }
+            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN);
+            if Instant::now() >= deadline {
+                return Ok(completions);
+            }
+        }
+        let count = epoll
+            .wait(&mut ready, Duration::from_millis(10))
+            .map_err(io_error("epoll_wait"))?;
+        for event in &ready[..count] {
+            let connection = event.token as usize;
+            read_available(shared, connection, &mut buffers[connection])?;
+            let buffer = &mut buffers[connection];
+            let whole = buffer.len() / RESPONSE_LEN * RESPONSE_LEN;
+            let now = shared.now_ns();
+            let mut queue = shared.in_flight[connection]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for response in buffer[..whole].chunks_exact(RESPONSE_LEN) {
+                let got = decode_response(response).unwrap_or(u64::MAX);
+                match queue.pop_front() {
+                    Some((expected, sent_ns)) if expected == got => {
+                        completions.push((got, now.saturating_sub(sent_ns)));
+                    }
+                    head => {
+                        return Err(LoadError::OutOfOrder {
+                            connection,
+                            got,
+                            expected: head.map_or(u64::MAX, |(id, _)| id),
+                        });
+                    }
+                }
+            }
+            drop(queue);
+            buffer.drain(..whole);
+        }
+    }
+}
+
+fn read_available(
+    shared: &Shared,
+    connection: usize,
+    buffer: &mut Vec<u8>,
+) -> Result<(), LoadError> {
+    use std::io::Read;
+    let mut chunk = [0u8; 4096];
+    let mut stream = &shared.streams[connection];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                return Err(LoadError::Io {
+                    what: "server closed a connection",
+                    source: io::ErrorKind::UnexpectedEof.into(),
+                });
+            }
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(LoadError::Io {
+                    what: "read",
+                    source,
+                });
+            }
+        }
+    }
+}
+
+fn wait_until(shared: &Shared, deadline_ns: u64) {
+    loop {
+        let now = shared.now_ns();
+        if now >= deadline_ns {
+            return;
+        }
+        let remaining = Duration::from_nanos(deadline_ns - now);
+        if remaining > SLEEP_THRESHOLD {
+            std::thread::sleep(remaining - SPIN_MARGIN);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// A connection with a free pipeline slot, probing from a random one.
+fn free_connection(shared: &Shared, depth: usize, rng: &mut SmallRng) -> Option<usize> {
+    let count = shared.streams.len();
+    let first = rng.random_range(0..count);
+    (0..count)
+        .map(|offset| (first + offset) % count)
+        .find(|&connection| shared.pending(connection) < depth)
+}
+
+/// Send-side outcome: send times (ns) and deferred count.
+struct SendLog {
+    send_ns: Vec<u64>,
+    deferred: u64,
+}
+
+fn send(shared: &Shared, config: &LoadConfig) -> Result<SendLog, LoadError> {
+    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
+    // this thread's timer slack; no memory is passed.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    let mut rng = SmallRng::seed_from_u64(config.seed);
+    let end_ns = (config.warmup + config.duration).as_nanos() as u64;
+    let mut log = SendLog {
+        send_ns: Vec::new(),
+        deferred: 0,
+    };
+    let mut scheduled = 0.0f64;
+    let mut id = 0u64;
+    loop {
+        scheduled += config.arrivals.next_gap(&mut rng) * 1e9;
+        if scheduled >= end_ns as f64 {
+            return Ok(log);
+        }
+        let service_ns = (config.service.sample(&mut rng) * 1e3).round() as u64;
+        wait_until(shared, scheduled as u64);
+        let connection = match free_connection(shared, config.depth, &mut rng) {
+            Some(connection) => connection,
+            None => {
+                log.deferred += 1;
+                loop {
+                    std::thread::yield_now();
+                    if let Some(connection) = free_connection(shared, config.depth, &mut rng) {
+                        break connection;
+                    }
+                }
+            }
+        };
+        let request = Request { id, service_ns }.encode();
+        let now = shared.now_ns();
+        shared.in_flight[connection]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back((id, now));
+        write_all_nonblocking(&shared.streams[connection], &request).map_err(|source| {
+            LoadError::Io {
+                what: "write",
+                source,
+            }
+        })?;
+        shared.sent.store(id + 1, Ordering::Release);
+        log.send_ns.push(now);
+        id += 1;
+    }
+}
+
+fn connect_all(config: &LoadConfig) -> Result<Vec<TcpStream>, LoadError> {
+    (0..config.connections)
+        .map(|_| {
+            let connect_error = |source| LoadError::Connect {
+                addr: config.addr,
+                source,
+            };
+            let stream = TcpStream::connect(config.addr).map_err(connect_error)?;
+            stream.set_nodelay(true).map_err(connect_error)?;
+            stream.set_nonblocking(true).map_err(connect_error)?;
+            Ok(stream)
+        })
+        .collect()
+}
+
+fn summarize(latencies_ns: &[u64]) -> HistogramSummary {
+    // 1 ns to 1 hour at 3 significant figures.
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+        .expect("bounds and precision are valid");
+    for &latency in latencies_ns {
+        histogram.saturating_record(latency.max(1));
+    }
+    let micros = |ns: u64| ns as f64 / 1e3;
+    HistogramSummary {
+        mean: histogram.mean() / 1e3,
+        p50: micros(histogram.value_at_quantile(0.5)),
+        p99: micros(histogram.value_at_quantile(0.99)),
+        p999: micros(histogram.value_at_quantile(0.999)),
+        max: micros(histogram.max()),
+    }
+}
+
+/// Runs one open-loop measurement.
+pub fn run_load(config: &LoadConfig) -> Result<LoadReport, LoadError> {
+    if config.connections == 0 || config.depth == 0 {
+        return Err(LoadError::Config("connections and depth must be positive"));
+    }
+    if !(config.arrivals.rate().is_finite() && config.arrivals.rate() > 0.0) {
+        return Err(LoadError::Config("the rate must be positive"));
+    }
+    let warnings: Vec<String> = config.capacity_warning().into_iter().collect();
+    let shared = Arc::new(Shared {
+        in_flight: (0..config.connections)
+            .map(|_| InFlight::default())
+            .collect(),
+        streams: connect_all(config)?,
+        start: Instant::now(),
+        sending_done: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
+    });
+    let receiver = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("loadgen-rx".to_owned())
+            .spawn(move || receive(&shared))
+            .map_err(|source| LoadError::Io {
+                what: "spawn",
+                source,
+            })?
+    };
+    let sent = send(&shared, config);
+    shared.sending_done.store(true, Ordering::Release);
+    let completions = receiver.join().map_err(|_| LoadError::Receiver)??;
+    let log = sent?;
+    Ok(report(config, &log, completions, warnings))
+}
+
+fn report(
+    config: &LoadConfig,
+    log: &SendLog,
+    mut completions: Vec<Completion>,
+    warnings: Vec<String>,
+) -> LoadReport {
+    let warmup_ns = config.warmup.as_nanos() as u64;
+    let first_measured = log.send_ns.partition_point(|&t| t < warmup_ns);
+    let measured_sends = &log.send_ns[first_measured..];
+    let achieved_rps = match (measured_sends.first(), measured_sends.last()) {
+        (Some(first), Some(last)) if last > first => {
+            (measured_sends.len() - 1) as f64 * 1e9 / (last - first) as f64
+        }
+        _ => 0.0,
+    };
+    let gaps: Vec<f64> = measured_sends
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64)
+        .collect();
+    let mut failed_checks = Vec::new();
+    let sent = log.send_ns.len() as u64;
+    let answered = completions.len() as u64;
+    if answered < sent {
+        failed_checks.push(NotAvailable::Unanswered {
+            missing: sent - answered,
+        });
+    }
+    if log.deferred > 0 {
+        failed_checks.push(NotAvailable::PipelineExhausted {
+            deferred: log.deferred,
+        });
+    }
+    let target_rps = config.arrivals.rate();
+    if achieved_rps < RATE_TOLERANCE * target_rps {
+        failed_checks.push(NotAvailable::RateNotReached {
+            achieved: achieved_rps,
+            target: target_rps,
+        });
+    }
+    let gap_check = match config.arrivals {
+        ArrivalProcess::Poisson { .. } => check_exponential_gaps(&gaps),
+        ArrivalProcess::Fixed { .. } => check_fixed_gaps(&gaps, FIXED_GAP_CV_LIMIT),
+    };
+    failed_checks.extend(gap_check.err());
+    completions.sort_unstable_by_key(|&(id, _)| id);
+    let measured: Vec<u64> = completions
+        .iter()
+        .filter(|&&(id, _)| id as usize >= first_measured)
+        .map(|&(_, latency)| latency)
+        .collect();
+    let in_order_micros: Vec<f64> = measured.iter().map(|&ns| ns as f64 / 1e3).collect();
+    let mut latency = analyze_latencies(&in_order_micros, &config.sampling, config.confidence);
+    if let Some(reason) = failed_checks.first() {
+        latency.percentiles = [(); 4].map(|_| Checked::NotAvailable(reason.clone()));
+    }
+    LoadReport {
+        target_rps,
+        achieved_rps,
+        measured: measured_sends.len() as u64,
+        sent,
+        answered,
+        deferred: log.deferred,
+        warnings,
+        failed_checks,
+        latency,
+        histogram: summarize(&measured),
+    }
+}
