@@ -1,5 +1,13 @@
 //! The zygos-rs libOS runtime: per-core event loop, NIC backends, IPIs, the
 //! application API, the control socket and the migration protocol.
 
+pub mod app;
+pub mod apps;
+pub mod counters;
 pub mod nic;
+pub mod platform;
+pub mod runtime;
+pub mod sched;
+pub mod sim;
 pub mod synthetic_protocol;
+pub mod transport;

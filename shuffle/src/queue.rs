@@ -97,6 +97,12 @@ impl<K: Copy, E, S> Claim<K, E, S> {
         self.events.drain(..)
     }
 
+    /// The events (oldest first) and the application state at once, so an
+    /// application can consume the one while updating the other.
+    pub fn split(&mut self) -> (std::vec::Drain<'_, E>, &mut S) {
+        (self.events.drain(..), &mut self.state)
+    }
+
     /// The connection's application state, moved with the claim.
     pub fn state_mut(&mut self) -> &mut S {
         &mut self.state

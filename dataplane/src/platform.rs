@@ -1,0 +1,159 @@
+//! What the runtime needs from the machine it runs on, per core: a clock, a
+//! way to spend service time, cost accounting, and inter-processor
+//! interrupts (DESIGN.md "Platforms"). The `process` platform uses real
+//! pinned threads and signals, the `sim` platform virtual time in one thread;
+//! the `vmx` platform (its own issue) implements the same trait.
+//!
+//! [`IpiBoard`] is the state every platform shares for IPIs: per core a
+//! mailbox flag (polled by the target's loop and at its safe points), an
+//! "inside application code" flag (ZygOS interrupts only user-level
+//! execution, thesis ch. 4.4.5) and the time of the last IPI (ZygOS
+//! throttles to about one per 4 µs per target).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// Fixed runtime work a core performs, which the simulator charges from its
+/// cost table (real platforms pay it by running the code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Network processing of this many received frames.
+    Packets(u64),
+    /// Creation of this many application events.
+    Events(u64),
+    /// Dispatching one connection batch to the application.
+    AppDispatch,
+    /// One successful steal.
+    Steal,
+    /// Executing this many calls for a remote core.
+    RemoteCalls(u64),
+    /// Sending one IPI.
+    IpiSend,
+    /// One pass of the idle loop that found nothing.
+    IdlePoll,
+}
+
+/// One core's view of its platform.
+pub trait CorePlatform {
+    /// The core's clock in nanoseconds.
+    fn now_ns(&self) -> u64;
+
+    /// Spends `ns` nanoseconds in application code.
+    fn spin(&mut self, ns: u64);
+
+    /// Longest stretch of [`spin`](Self::spin) between two IPI safe points.
+    fn spin_quantum_ns(&self) -> u64;
+
+    /// Accounts for runtime work (virtual time in the simulator).
+    fn charge(&mut self, work: Work);
+
+    /// The shared IPI state.
+    fn board(&self) -> &IpiBoard;
+
+    /// Interrupts `target` (after [`IpiBoard::post`] accepted it): a signal
+    /// on the process platform, a scheduled handler run in the simulator.
+    fn interrupt(&mut self, target: usize);
+
+    /// Interrupt signals delivered to this core since the last call.
+    fn take_signals(&mut self) -> u64;
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    mailbox: AtomicBool,
+    in_app: AtomicBool,
+    last_ipi_ns: AtomicU64,
+}
+
+/// Per-core IPI mailboxes, shared by all cores of one dataplane.
+#[derive(Debug)]
+pub struct IpiBoard {
+    slots: Box<[CachePadded<Slot>]>,
+    throttle_ns: u64,
+}
+
+/// ZygOS's IPI throttle: at most about one IPI per 4 µs per target.
+pub const DEFAULT_IPI_THROTTLE_NS: u64 = 4_000;
+
+impl IpiBoard {
+    /// A board for `cores` cores with the given throttle interval.
+    pub fn new(cores: usize, throttle_ns: u64) -> Self {
+        IpiBoard {
+            slots: (0..cores)
+                .map(|_| CachePadded::new(Slot::default()))
+                .collect(),
+            throttle_ns,
+        }
+    }
+
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Marks `core` as running (or not) application code.
+    pub fn set_in_app(&self, core: usize, in_app: bool) {
+        if let Some(slot) = self.slots.get(core) {
+            slot.in_app.store(in_app, Ordering::Release);
+        }
+    }
+
+    /// Whether `core` is running application code.
+    pub fn in_app(&self, core: usize) -> bool {
+        self.slots
+            .get(core)
+            .is_some_and(|slot| slot.in_app.load(Ordering::Acquire))
+    }
+
+    /// Posts an IPI to `target` at time `now_ns` if it is in application
+    /// code and the throttle allows; returns whether it was posted (then
+    /// the caller interrupts the target).
+    pub fn post(&self, target: usize, now_ns: u64) -> bool {
+        let Some(slot) = self.slots.get(target) else {
+            return false;
+        };
+        if !slot.in_app.load(Ordering::Acquire) || slot.mailbox.load(Ordering::Acquire) {
+            return false;
+        }
+        let last = slot.last_ipi_ns.load(Ordering::Relaxed);
+        if last != 0 && now_ns.saturating_sub(last) < self.throttle_ns {
+            return false;
+        }
+        if slot
+            .last_ipi_ns
+            .compare_exchange(last, now_ns.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        slot.mailbox.store(true, Ordering::Release);
+        true
+    }
+
+    /// Consumes `core`'s mailbox flag; true when an IPI was pending.
+    pub fn take(&self, core: usize) -> bool {
+        self.slots
+            .get(core)
+            .is_some_and(|slot| slot.mailbox.swap(false, Ordering::AcqRel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipis_reach_only_cores_in_application_code_and_are_throttled() {
+        let board = IpiBoard::new(2, DEFAULT_IPI_THROTTLE_NS);
+        assert!(!board.post(1, 10_000), "core 1 is not in application code");
+        board.set_in_app(1, true);
+        assert!(board.post(1, 10_000));
+        assert!(!board.post(1, 10_001), "mailbox still full");
+        assert!(board.take(1));
+        assert!(!board.take(1));
+        assert!(!board.post(1, 12_000), "within 4 µs of the last IPI");
+        assert!(board.post(1, 14_000));
+        assert!(!board.post(7, 14_000), "no such core");
+    }
+}

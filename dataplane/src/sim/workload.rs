@@ -1,0 +1,186 @@
+//! The simulated clients: open-loop Poisson arrivals of synthetic requests
+//! on many pipelined connections (Lancet's model, thesis ch. 3), steered to
+//! home cores by a chosen policy, and the checker of their replies (every
+//! request answered, per-connection replies in request order, latency).
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp};
+
+use super::net::{Payload, Reply, Segment};
+use crate::synthetic_protocol::{RESPONSE_LEN, Request, decode_response};
+
+/// Service-time distribution of the synthetic requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ServiceTime {
+    /// Every request takes this many nanoseconds.
+    Fixed(u64),
+    /// Exponentially distributed with this mean, in nanoseconds.
+    Exponential(f64),
+}
+
+/// How connections are spread over home cores (the NIC's RSS table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steering {
+    /// Connection `i` on core `i mod cores`.
+    Spread,
+    /// Every connection on one core (a skewed RSS table).
+    AllOn(usize),
+}
+
+/// The client side of one simulation.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkloadConfig {
+    /// Number of connections.
+    pub connections: usize,
+    /// Requests each connection sends (pipelined, open loop).
+    pub requests_per_connection: usize,
+    /// Mean time between two requests over all connections, in ns.
+    pub mean_interarrival_ns: f64,
+    /// Service times.
+    pub service: ServiceTime,
+    /// Home-core policy.
+    pub steering: Steering,
+    /// Probability that a request is split over two segments.
+    pub split_probability: f64,
+}
+
+/// A segment the client sends, at the time it reaches the server.
+pub(crate) struct Arrival {
+    pub(crate) time: u64,
+    pub(crate) core: usize,
+    pub(crate) segment: Segment,
+}
+
+/// The generated schedule and what the checker needs to judge replies.
+pub(crate) struct Workload {
+    pub(crate) arrivals: Vec<Arrival>,
+    sent_at: Vec<Vec<u64>>,
+}
+
+/// The port the simulated server listens on.
+pub(crate) const PORT: u16 = 7000;
+
+impl Workload {
+    /// Draws the schedule from `seed`; segments reach the server `wire_ns`
+    /// after they are sent.
+    pub(crate) fn generate(
+        config: &WorkloadConfig,
+        cores: usize,
+        wire_ns: u64,
+        seed: u64,
+    ) -> Workload {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let connections = config.connections.max(1);
+        let per_conn_mean = config.mean_interarrival_ns.max(1.0) * connections as f64;
+        let gap = Exp::new(1.0 / per_conn_mean).ok();
+        let mut arrivals = Vec::new();
+        let mut sent_at = Vec::with_capacity(connections);
+        for conn in 0..connections {
+            let core = match config.steering {
+                Steering::Spread => conn % cores.max(1),
+                Steering::AllOn(core) => core.min(cores.saturating_sub(1)),
+            };
+            let mut time: f64 = rng.random_range(0.0..1_000.0);
+            let mut push = |time: f64, payload| {
+                arrivals.push(Arrival {
+                    time: time as u64 + wire_ns,
+                    core,
+                    segment: Segment {
+                        conn: conn as u64,
+                        payload,
+                    },
+                });
+            };
+            push(time, Payload::Open(PORT));
+            let mut times = Vec::with_capacity(config.requests_per_connection);
+            for id in 0..config.requests_per_connection as u64 {
+                time += gap.map_or(per_conn_mean, |gap| gap.sample(&mut rng));
+                let service_ns = match config.service {
+                    ServiceTime::Fixed(ns) => ns,
+                    ServiceTime::Exponential(mean) => Exp::new(1.0 / mean.max(1.0))
+                        .map_or(mean, |exp| exp.sample(&mut rng))
+                        as u64,
+                };
+                let wire = Request { id, service_ns }.encode();
+                if rng.random_bool(config.split_probability.clamp(0.0, 1.0)) {
+                    let cut = rng.random_range(1..wire.len());
+                    push(time, Payload::Data(wire[..cut].to_vec()));
+                    push(time, Payload::Data(wire[cut..].to_vec()));
+                } else {
+                    push(time, Payload::Data(wire.to_vec()));
+                }
+                times.push(time as u64);
+            }
+            push(time + 1.0, Payload::Fin);
+            sent_at.push(times);
+        }
+        // Stable: segments of one connection keep their order on ties.
+        arrivals.sort_by_key(|arrival| arrival.time);
+        Workload { arrivals, sent_at }
+    }
+
+    /// Total number of requests.
+    pub(crate) fn requests(&self) -> u64 {
+        self.sent_at.iter().map(|times| times.len() as u64).sum()
+    }
+
+    pub(crate) fn connections(&self) -> usize {
+        self.sent_at.len()
+    }
+}
+
+/// Judges the replies as they come back.
+pub(crate) struct Checker {
+    partial: Vec<Vec<u8>>,
+    next_id: Vec<u64>,
+    pub(crate) answered: u64,
+    pub(crate) order_violations: u64,
+    pub(crate) closed: usize,
+    pub(crate) latencies_ns: Vec<u64>,
+}
+
+impl Checker {
+    pub(crate) fn new(connections: usize) -> Self {
+        Checker {
+            partial: vec![Vec::new(); connections],
+            next_id: vec![0; connections],
+            answered: 0,
+            order_violations: 0,
+            closed: 0,
+            latencies_ns: Vec::new(),
+        }
+    }
+
+    /// Takes one reply that reaches the client at `time`.
+    pub(crate) fn observe(&mut self, workload: &Workload, time: u64, conn: u64, reply: Reply) {
+        let conn = conn as usize;
+        let (Some(partial), Some(next)) = (self.partial.get_mut(conn), self.next_id.get_mut(conn))
+        else {
+            self.order_violations += 1;
+            return;
+        };
+        match reply {
+            Reply::Fin => self.closed += 1,
+            Reply::Data(bytes) => {
+                partial.extend_from_slice(&bytes);
+                let whole = partial.len() - partial.len() % RESPONSE_LEN;
+                for id in partial[..whole]
+                    .chunks(RESPONSE_LEN)
+                    .filter_map(decode_response)
+                {
+                    if id != *next {
+                        self.order_violations += 1;
+                    }
+                    *next = id + 1;
+                    self.answered += 1;
+                    let sent = workload.sent_at.get(conn).and_then(|t| t.get(id as usize));
+                    if let Some(&sent) = sent {
+                        self.latencies_ns.push(time.saturating_sub(sent));
+                    }
+                }
+                partial.drain(..whole);
+            }
+        }
+    }
+}
