@@ -9,8 +9,9 @@
 use super::MAX_BURST;
 
 /// The backend hook run when an [`RxBurst`] is dropped: returns the burst's
-/// slots to the ring or pool. Leaking a burst (`mem::forget`) only skips the
-/// release: the frames are then delivered again by the next burst.
+/// slots to the ring or pool. Leaking a burst (`mem::forget`) only delays the
+/// release (to the next burst's, in the shm backend); it is never unsound,
+/// because the views borrow the burst.
 pub trait RxRelease {
     /// Releases every frame of the burst that is being dropped.
     fn release(&mut self);
@@ -31,6 +32,11 @@ impl<'a> RxBurst<'a> {
             len: 0,
             release,
         }
+    }
+
+    /// Sets the hook run on drop (for backends that fill the burst first).
+    pub fn set_release(&mut self, release: &'a mut dyn RxRelease) {
+        self.release = Some(release);
     }
 
     /// Appends a frame (for backends); false when the burst is full.

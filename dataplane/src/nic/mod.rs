@@ -54,10 +54,12 @@
 //! `IFF_MULTI_QUEUE`). [`NicSpec`] parses the `--nic` argument naming one.
 
 mod burst;
+pub mod rss;
+pub mod shm;
 mod spec;
 
 pub use burst::{RxBurst, RxRelease};
-pub use spec::{NicSpec, NicSpecError};
+pub use spec::{MAX_SHM_NAME_LEN, MAX_TAP_NAME_LEN, NicSpec, NicSpecError};
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -139,8 +141,12 @@ pub struct QueueStats {
     pub tx_full: u64,
     /// Frames refused because they exceeded the maximum frame length.
     pub tx_too_long: u64,
-    /// Frames the device dropped on the way in, when it can tell (a frame
-    /// with no destination port, a truncated read).
+    /// Frames accepted but discarded by the device (no port has the
+    /// destination MAC, or the frame is shorter than an Ethernet header),
+    /// as a wire with nobody listening would.
+    pub tx_dropped: u64,
+    /// Frames the device dropped on the way in, when it can tell (a
+    /// malformed shm descriptor, a truncated TAP read).
     pub rx_dropped: u64,
 }
 

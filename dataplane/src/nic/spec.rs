@@ -97,7 +97,12 @@ impl fmt::Display for NicSpec {
     }
 }
 
-fn validate_name(kind: &'static str, name: &str, max: usize) -> Result<(), NicSpecError> {
+/// Checks a device name for backend `kind` (also used by the constructors).
+pub(crate) fn validate_name(
+    kind: &'static str,
+    name: &str,
+    max: usize,
+) -> Result<(), NicSpecError> {
     if name.is_empty() {
         return Err(NicSpecError::EmptyName { kind });
     }

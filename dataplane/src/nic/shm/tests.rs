@@ -1,0 +1,394 @@
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
+    Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+use super::*;
+use crate::nic::{FlowSteering, FourTuple, NicQueue, SteeringError, TxError};
+
+const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xa];
+const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xb];
+const MAC_C: [u8; 6] = [0x02, 0, 0, 0, 0, 0xc];
+const BROADCAST: [u8; 6] = [0xff; 6];
+
+fn unique_name(test: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("unit-{test}-{}-{n}", std::process::id())
+}
+
+fn port(mac: [u8; 6], last_octet: u8, queues: usize) -> PortConfig {
+    PortConfig {
+        mac,
+        ipv4: Ipv4Addr::new(10, 0, 0, last_octet),
+        queues,
+    }
+}
+
+fn small_geometry(buffers: usize) -> ShmGeometry {
+    ShmGeometry {
+        max_ports: 3,
+        max_queues: 4,
+        buffers_per_queue: buffers,
+    }
+}
+
+fn flow(src_port: u16) -> FourTuple {
+    FourTuple {
+        src_ip: Ipv4Addr::new(10, 0, 0, 10),
+        dst_ip: Ipv4Addr::new(10, 0, 0, 11),
+        src_port,
+        dst_port: 7,
+    }
+}
+
+/// An Ethernet/IPv4/UDP frame of `flow` carrying `seq` as its payload.
+fn udp_frame(src: [u8; 6], dst: [u8; 6], flow: &FourTuple, seq: u64) -> Vec<u8> {
+    let payload = seq.to_le_bytes();
+    let udp = UdpRepr {
+        src_port: flow.src_port,
+        dst_port: flow.dst_port,
+    };
+    let ip = Ipv4Repr {
+        src_addr: flow.src_ip,
+        dst_addr: flow.dst_ip,
+        next_header: IpProtocol::Udp,
+        payload_len: udp.header_len() + payload.len(),
+        hop_limit: 64,
+    };
+    let ethernet = EthernetRepr {
+        src_addr: EthernetAddress(src),
+        dst_addr: EthernetAddress(dst),
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let mut frame = vec![0xa5; ethernet.buffer_len() + ip.buffer_len() + ip.payload_len];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame);
+    ethernet.emit(&mut eth);
+    let mut ip_packet = Ipv4Packet::new_unchecked(eth.payload_mut());
+    let checksums = ChecksumCapabilities::default();
+    ip.emit(&mut ip_packet, &checksums);
+    let mut udp_packet = UdpPacket::new_unchecked(ip_packet.payload_mut());
+    udp.emit(
+        &mut udp_packet,
+        &flow.src_ip.into(),
+        &flow.dst_ip.into(),
+        payload.len(),
+        |buffer| buffer.copy_from_slice(&payload),
+        &checksums,
+    );
+    frame
+}
+
+/// A frame that is not IPv4 (an ARP ethertype with a dummy body).
+fn arp_like_frame(src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
+    let mut frame = vec![0u8; 42];
+    let ethernet = EthernetRepr {
+        src_addr: EthernetAddress(src),
+        dst_addr: EthernetAddress(dst),
+        ethertype: EthernetProtocol::Arp,
+    };
+    ethernet.emit(&mut EthernetFrame::new_unchecked(&mut frame));
+    frame
+}
+
+fn send(queue: &mut ShmQueue, frame: &[u8]) -> Result<(), TxError> {
+    queue.try_send_frame(frame.len(), &mut |buffer| buffer.copy_from_slice(frame))
+}
+
+/// The sequence numbers of every frame waiting on `queue`.
+fn receive_seqs(queue: &mut ShmQueue) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    loop {
+        let burst = queue.rx_burst(MAX_BURST_FOR_TESTS);
+        if burst.is_empty() {
+            return seqs;
+        }
+        for frame in &burst {
+            let tail: [u8; 8] = frame[frame.len() - 8..].try_into().unwrap();
+            seqs.push(u64::from_le_bytes(tail));
+        }
+    }
+}
+
+const MAX_BURST_FOR_TESTS: usize = crate::nic::MAX_BURST;
+
+fn pair(test: &str, buffers: usize, queues_b: usize) -> (ShmNic, ShmNic) {
+    let name = unique_name(test);
+    let a = ShmNic::create(&name, small_geometry(buffers), port(MAC_A, 10, 1)).unwrap();
+    let b = ShmNic::attach(&name, port(MAC_B, 11, queues_b)).unwrap();
+    (a, b)
+}
+
+#[test]
+fn rings_wrap_around_many_times_in_order() {
+    let (mut a, mut b) = pair("wrap", 8, 1);
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    let mut next = 0u64;
+    let mut expected = 0u64;
+    for round in 0..200 {
+        for _ in 0..(round % 8 + 1) {
+            send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1000), next)).unwrap();
+            next += 1;
+        }
+        tx.flush_tx();
+        for seq in receive_seqs(&mut rx) {
+            assert_eq!(seq, expected);
+            expected += 1;
+        }
+    }
+    assert_eq!(expected, next);
+    assert!(next > 100 * 8, "the 8-slot rings wrapped {next} / 8 times");
+    assert_eq!(rx.stats().rx_frames, next);
+    assert_eq!(tx.stats().tx_frames, next);
+}
+
+#[test]
+fn full_queue_reports_back_pressure_and_loses_nothing() {
+    let (mut a, mut b) = pair("full", 8, 1);
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    for seq in 0..8 {
+        send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1), seq)).unwrap();
+    }
+    let mut filled = false;
+    let refused = tx.try_send_frame(60, &mut |_| filled = true);
+    assert_eq!(refused, Err(TxError::Full));
+    assert!(!filled, "fill must not run when the queue is full");
+    assert!(!tx.send_frame(60, &mut |_| ()));
+    assert_eq!(tx.stats().tx_full, 2);
+    tx.flush_tx();
+    // Still full while the receiver holds the frames.
+    {
+        let burst = rx.rx_burst(4);
+        assert_eq!(burst.len(), 4);
+        assert_eq!(
+            send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1), 99)),
+            Err(TxError::Full)
+        );
+    }
+    // Released: four buffers come back.
+    for seq in 8..12 {
+        send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1), seq)).unwrap();
+    }
+    tx.flush_tx();
+    assert_eq!(receive_seqs(&mut rx), (4..12).collect::<Vec<_>>());
+}
+
+#[test]
+fn frames_longer_than_the_maximum_are_refused() {
+    let (mut a, _b) = pair("long", 8, 1);
+    let mut tx = a.take_queues().pop().unwrap();
+    assert_eq!(
+        tx.try_send_frame(1515, &mut |_| ()),
+        Err(TxError::TooLong {
+            len: 1515,
+            max: 1514
+        })
+    );
+    assert_eq!(tx.stats().tx_too_long, 1);
+}
+
+#[test]
+fn override_beats_indirection_which_beats_default() {
+    let (mut a, mut b) = pair("steer", 16, 4);
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues();
+    let steering = b.steering();
+    let f = flow(4242);
+    let entry = crate::nic::rss::MICROSOFT.hash_flow(&f) as usize % crate::nic::INDIRECTION_ENTRIES;
+    let mut deliver_and_find = |seq: u64, frame: Vec<u8>| {
+        send(&mut tx, &frame).unwrap();
+        tx.flush_tx();
+        let hits: Vec<usize> = rx
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, queue)| (receive_seqs(queue) == [seq]).then_some(index))
+            .collect();
+        assert_eq!(hits.len(), 1, "frame {seq} delivered to {hits:?}");
+        hits[0]
+    };
+    // RSS through the default round-robin indirection table.
+    assert_eq!(
+        deliver_and_find(0, udp_frame(MAC_A, MAC_B, &f, 0)),
+        entry % 4
+    );
+    steering.set_indirection(entry, 3).unwrap();
+    assert_eq!(steering.indirection(entry), Ok(3));
+    assert_eq!(deliver_and_find(1, udp_frame(MAC_A, MAC_B, &f, 1)), 3);
+    steering.set_override(f, 1).unwrap();
+    assert_eq!(steering.override_for(f), Some(1));
+    assert_eq!(steering.queue_for(f), 1);
+    assert_eq!(deliver_and_find(2, udp_frame(MAC_A, MAC_B, &f, 2)), 1);
+    assert!(steering.clear_override(f));
+    assert!(!steering.clear_override(f));
+    assert_eq!(deliver_and_find(3, udp_frame(MAC_A, MAC_B, &f, 3)), 3);
+    // Not IPv4 TCP/UDP: queue 0 whatever the tables say.
+    steering.set_indirection(0, 2).unwrap();
+    send(&mut tx, &arp_like_frame(MAC_A, MAC_B)).unwrap();
+    tx.flush_tx();
+    assert_eq!(rx[0].rx_burst(8).len(), 1);
+    // Bad steering requests are refused with the reason.
+    assert_eq!(
+        steering.set_override(f, 4),
+        Err(SteeringError::NoSuchQueue {
+            queue: 4,
+            queues: 4
+        })
+    );
+    assert_eq!(
+        steering.set_indirection(128, 0),
+        Err(SteeringError::NoSuchEntry { index: 128 })
+    );
+}
+
+#[test]
+fn steering_changes_from_another_attachment_apply() {
+    let (a, b) = pair("remote-steer", 8, 2);
+    let remote = a.steering_of(b.port_index()).unwrap();
+    remote.set_override(flow(5), 1).unwrap();
+    assert_eq!(b.steering().override_for(flow(5)), Some(1));
+    assert!(matches!(
+        a.steering_of(3),
+        Err(ShmError::NoSuchPort {
+            port: 3,
+            max_ports: 3
+        })
+    ));
+}
+
+#[test]
+fn override_table_keeps_every_flow_through_inserts_and_removals() {
+    let (_a, b) = pair("table", 8, 4);
+    let steering = b.steering();
+    let flows: Vec<FourTuple> = (0..MAX_OVERRIDES as u16)
+        .map(|i| flow(i.wrapping_mul(7919)))
+        .collect();
+    for (i, f) in flows.iter().enumerate() {
+        steering.set_override(*f, i % 4).unwrap();
+    }
+    assert_eq!(
+        steering.set_override(flow(60_001), 0),
+        Err(SteeringError::OverridesFull {
+            capacity: MAX_OVERRIDES
+        })
+    );
+    for (i, f) in flows.iter().enumerate() {
+        if i % 3 == 0 {
+            assert!(steering.clear_override(*f));
+        }
+    }
+    for (i, f) in flows.iter().enumerate() {
+        let expected = (i % 3 != 0).then_some(i % 4);
+        assert_eq!(steering.override_for(*f), expected, "flow {i}");
+    }
+    // Updating an existing flow does not take a new slot.
+    steering.set_override(flows[1], 3).unwrap();
+    assert_eq!(steering.override_for(flows[1]), Some(3));
+}
+
+#[test]
+fn broadcast_reaches_every_other_port_once() {
+    let name = unique_name("broadcast");
+    let mut a = ShmNic::create(&name, small_geometry(8), port(MAC_A, 10, 1)).unwrap();
+    let mut b = ShmNic::attach(&name, port(MAC_B, 11, 2)).unwrap();
+    let mut c = ShmNic::attach(&name, port(MAC_C, 12, 1)).unwrap();
+    let mut qa = a.take_queues().pop().unwrap();
+    let mut qb = b.take_queues();
+    let mut qc = c.take_queues().pop().unwrap();
+    send(&mut qa, &arp_like_frame(MAC_A, BROADCAST)).unwrap();
+    qa.flush_tx();
+    assert_eq!(qa.free_tx_buffers(), 7, "one buffer shared by both copies");
+    assert_eq!(qb[0].rx_burst(8).len(), 1);
+    assert_eq!(qb[1].rx_burst(8).len(), 0);
+    assert_eq!(qa.free_tx_buffers(), 7, "still held by port C");
+    assert_eq!(qc.rx_burst(8).len(), 1);
+    assert_eq!(qa.free_tx_buffers(), 8);
+    // The sender does not hear its own broadcast.
+    assert!(qa.rx_burst(8).is_empty());
+    // Unknown unicast MACs and runts are dropped and counted.
+    send(&mut qa, &arp_like_frame(MAC_A, [0x02, 9, 9, 9, 9, 9])).unwrap();
+    send(&mut qa, &[0u8; 10]).unwrap();
+    assert_eq!(qa.stats().tx_dropped, 2);
+    assert_eq!(qa.free_tx_buffers(), 8);
+}
+
+#[test]
+fn probe_sees_waiting_frames_without_consuming_them() {
+    let (mut a, mut b) = pair("probe", 8, 1);
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    let probe = rx.rx_probe();
+    assert!(!probe.has_pending());
+    send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1), 0)).unwrap();
+    assert!(!probe.has_pending(), "unpublished frames are not visible");
+    tx.flush_tx();
+    assert!(probe.has_pending());
+    assert!(probe.has_pending(), "probing consumes nothing");
+    assert_eq!(receive_seqs(&mut rx), [0]);
+    assert!(!probe.has_pending());
+    assert_eq!(probe.queue_index(), 0);
+}
+
+#[test]
+fn attach_errors_say_what_is_wrong() {
+    let name = unique_name("errors");
+    assert!(matches!(
+        ShmNic::attach(&name, port(MAC_B, 11, 1)),
+        Err(ShmError::NotFound(_))
+    ));
+    let _a = ShmNic::create(&name, small_geometry(8), port(MAC_A, 10, 1)).unwrap();
+    assert!(matches!(
+        ShmNic::create(&name, small_geometry(8), port(MAC_A, 10, 1)),
+        Err(ShmError::Exists(_))
+    ));
+    assert!(matches!(
+        ShmNic::attach(&name, port(MAC_A, 11, 1)),
+        Err(ShmError::MacInUse(MAC_A))
+    ));
+    assert!(matches!(
+        ShmNic::attach(&name, port(BROADCAST, 11, 1)),
+        Err(ShmError::GroupMac(_))
+    ));
+    assert!(matches!(
+        ShmNic::attach(&name, port(MAC_B, 11, 5)),
+        Err(ShmError::BadQueueCount {
+            requested: 5,
+            max: 4
+        })
+    ));
+    let _b = ShmNic::attach(&name, port(MAC_B, 11, 1)).unwrap();
+    let c = ShmNic::attach(&name, port(MAC_C, 12, 1)).unwrap();
+    assert!(matches!(
+        ShmNic::attach(&name, port([2, 0, 0, 0, 0, 0xd], 13, 1)),
+        Err(ShmError::NoFreePort { max_ports: 3 })
+    ));
+    assert_eq!(c.ports().len(), 3);
+    drop(c);
+    assert_eq!(_b.ports().len(), 2, "a dropped attachment frees its port");
+    assert!(matches!(
+        ShmNic::attach("a/b", port(MAC_C, 12, 1)),
+        Err(ShmError::BadName(_))
+    ));
+    assert!(matches!(
+        ShmNic::create(
+            &unique_name("geometry"),
+            small_geometry(6),
+            port(MAC_A, 10, 1)
+        ),
+        Err(ShmError::BadGeometry(_))
+    ));
+}
+
+#[test]
+fn the_creator_removes_the_region_file_when_done() {
+    let name = unique_name("unlink");
+    let nic = ShmNic::create(&name, small_geometry(8), port(MAC_A, 10, 1)).unwrap();
+    assert!(ShmNic::region_path(&name).exists());
+    drop(nic);
+    assert!(!ShmNic::region_path(&name).exists());
+}
