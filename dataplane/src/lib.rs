@@ -6,6 +6,7 @@ pub mod apps;
 pub mod counters;
 pub mod nic;
 pub mod platform;
+pub mod process;
 pub mod runtime;
 pub mod sched;
 pub mod sim;

@@ -18,9 +18,9 @@
 //! instead of TCP frames. Figures from it are labelled simulated.
 
 mod costs;
-mod net;
+pub(crate) mod net;
 mod platform;
-mod workload;
+pub(crate) mod workload;
 
 use std::sync::Arc;
 

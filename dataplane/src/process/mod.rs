@@ -1,0 +1,180 @@
+//! The `process` platform: each dataplane core is a thread pinned to one
+//! CPU, stepping its [`Core`] until told to stop. Time is the monotonic
+//! clock; service time is a busy loop in quanta of 1 µs with an IPI safe
+//! point between quanta; an IPI is the [`IpiBoard`] mailbox plus a
+//! real-time signal ([`signal`]) sent with `tgkill` when the target is in
+//! application code (throttled by the board, about one per 4 µs).
+
+mod signal;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+pub use signal::SignalError;
+
+use crate::app::App;
+use crate::counters::CoreCounters;
+use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
+use crate::runtime::Core;
+use crate::transport::Transport;
+use signal::SignalTarget;
+
+/// Spin quantum between two IPI safe points.
+const SPIN_QUANTUM_NS: u64 = 1_000;
+
+/// One core's platform on a real thread.
+struct ProcessCore {
+    epoch: Instant,
+    board: Arc<IpiBoard>,
+    tids: Arc<[AtomicI32]>,
+    signals: SignalTarget,
+}
+
+impl CorePlatform for ProcessCore {
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn spin(&mut self, ns: u64) {
+        let deadline = self.now_ns().saturating_add(ns);
+        while self.now_ns() < deadline {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn spin_quantum_ns(&self) -> u64 {
+        SPIN_QUANTUM_NS
+    }
+
+    fn charge(&mut self, _work: Work) {}
+
+    fn board(&self) -> &IpiBoard {
+        &self.board
+    }
+
+    fn interrupt(&mut self, target: usize) {
+        let tid = self
+            .tids
+            .get(target)
+            .map_or(0, |t| t.load(Ordering::Acquire));
+        if tid != 0 {
+            signal::interrupt(tid);
+        }
+    }
+
+    fn take_signals(&mut self) -> u64 {
+        self.signals.take()
+    }
+}
+
+/// Why the process platform could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The IPI signal could not be set up.
+    #[error(transparent)]
+    Signal(#[from] SignalError),
+    /// A core thread could not be spawned.
+    #[error("spawning a core thread failed: {0}")]
+    Spawn(std::io::Error),
+    /// A core thread panicked.
+    #[error("core {0} panicked")]
+    Panicked(usize),
+}
+
+/// The running cores of one dataplane.
+pub struct ProcessRunner {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<(), SignalError>>>,
+    counters: Vec<Arc<CoreCounters>>,
+}
+
+/// Starts one pinned thread per core (core `i` on CPU `i` modulo the CPUs
+/// available).
+pub fn spawn<T, A>(cores: Vec<Core<T, A>>) -> Result<ProcessRunner, ProcessError>
+where
+    T: Transport + Send + 'static,
+    A: App,
+{
+    let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
+    let tids: Arc<[AtomicI32]> = (0..cores.len()).map(|_| AtomicI32::new(0)).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let epoch = Instant::now();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let counters = cores.iter().map(|core| core.counters()).collect();
+    let mut threads = Vec::new();
+    for mut core in cores {
+        let index = core.index();
+        let (board, tids, stop) = (Arc::clone(&board), Arc::clone(&tids), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name(format!("zygos-core-{index}"))
+            .spawn(move || {
+                pin_to_cpu(index % cpus);
+                let signals = SignalTarget::register()?;
+                if let Some(slot) = tids.get(index) {
+                    slot.store(signals.tid(), Ordering::Release);
+                }
+                let mut platform = ProcessCore {
+                    epoch,
+                    board,
+                    tids: Arc::clone(&tids),
+                    signals,
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    core.step(&mut platform);
+                }
+                if let Some(slot) = tids.get(index) {
+                    slot.store(0, Ordering::Release);
+                }
+                Ok(())
+            })
+            .map_err(ProcessError::Spawn)?;
+        threads.push(thread);
+    }
+    Ok(ProcessRunner {
+        stop,
+        threads,
+        counters,
+    })
+}
+
+/// Pins the calling thread to `cpu`; a failure (a restricted cpuset) only
+/// costs performance, so it is logged, not fatal.
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it and
+    // sched_setaffinity(0, ...) reads it for the calling thread.
+    let status = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if status != 0 {
+        tracing::debug!(cpu, "could not pin core thread");
+    }
+}
+
+impl ProcessRunner {
+    /// Each core's live counters.
+    pub fn counters(&self) -> &[Arc<CoreCounters>] {
+        &self.counters
+    }
+
+    /// Stops every core and waits for its thread.
+    pub fn stop(self) -> Result<(), ProcessError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut outcome = Ok(());
+        for (index, thread) in self.threads.into_iter().enumerate() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => outcome = Err(ProcessError::Signal(error)),
+                Err(_) => outcome = Err(ProcessError::Panicked(index)),
+            }
+        }
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests;
