@@ -1,8 +1,17 @@
 //! Lancet-style open-loop load generation, statistics, queueing-theory
 //! bounds, baselines, sweeps and plots.
+//!
+//! Layers, bottom up: [`workload`] (service-time distributions and arrival
+//! processes), [`stats`] (the Lancet checks), [`queueing`] (ideal-model
+//! simulator and bounds), [`linux`] (baseline epoll servers), [`loadgen`]
+//! (open-loop generator over Linux sockets), [`sweep`] (load levels ×
+//! schedulers), [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
 
 pub mod linux;
 pub mod loadgen;
+pub mod output;
+pub mod plot;
 pub mod queueing;
 pub mod stats;
+pub mod sweep;
 pub mod workload;

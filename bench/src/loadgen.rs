@@ -47,11 +47,9 @@ const SPIN_MARGIN: Duration = Duration::from_micros(500);
 /// How long to wait for responses after the last request.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// One load-generation run.
+/// One load-generation run, independent of the server it targets.
 #[derive(Debug, Clone)]
-pub struct LoadConfig {
-    /// Server address.
-    pub addr: SocketAddr,
+pub struct LoadSpec {
     /// TCP connections opened.
     pub connections: usize,
     /// Outstanding requests allowed per connection.
@@ -72,16 +70,10 @@ pub struct LoadConfig {
     pub confidence: f64,
 }
 
-impl LoadConfig {
+impl LoadSpec {
     /// Defaults: 32 connections × depth 4, Poisson, 10% warm-up, 95% CIs.
-    pub fn new(
-        addr: SocketAddr,
-        rate: f64,
-        service: ServiceDistribution,
-        duration: Duration,
-    ) -> Self {
-        LoadConfig {
-            addr,
+    pub fn new(rate: f64, service: ServiceDistribution, duration: Duration) -> Self {
+        LoadSpec {
             connections: 32,
             depth: 4,
             arrivals: ArrivalProcess::Poisson { rate },
@@ -342,7 +334,7 @@ struct SendLog {
     deferred: u64,
 }
 
-fn send(shared: &Shared, config: &LoadConfig) -> Result<SendLog, LoadError> {
+fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
     // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
     // this thread's timer slack; no memory is passed.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
@@ -391,14 +383,11 @@ fn send(shared: &Shared, config: &LoadConfig) -> Result<SendLog, LoadError> {
     }
 }
 
-fn connect_all(config: &LoadConfig) -> Result<Vec<TcpStream>, LoadError> {
-    (0..config.connections)
+fn connect_all(addr: SocketAddr, connections: usize) -> Result<Vec<TcpStream>, LoadError> {
+    (0..connections)
         .map(|_| {
-            let connect_error = |source| LoadError::Connect {
-                addr: config.addr,
-                source,
-            };
-            let stream = TcpStream::connect(config.addr).map_err(connect_error)?;
+            let connect_error = |source| LoadError::Connect { addr, source };
+            let stream = TcpStream::connect(addr).map_err(connect_error)?;
             stream.set_nodelay(true).map_err(connect_error)?;
             stream.set_nonblocking(true).map_err(connect_error)?;
             Ok(stream)
@@ -423,8 +412,8 @@ fn summarize(latencies_ns: &[u64]) -> HistogramSummary {
     }
 }
 
-/// Runs one open-loop measurement.
-pub fn run_load(config: &LoadConfig) -> Result<LoadReport, LoadError> {
+/// Runs one open-loop measurement against the server at `addr`.
+pub fn run_load(addr: SocketAddr, config: &LoadSpec) -> Result<LoadReport, LoadError> {
     if config.connections == 0 || config.depth == 0 {
         return Err(LoadError::Config("connections and depth must be positive"));
     }
@@ -436,7 +425,7 @@ pub fn run_load(config: &LoadConfig) -> Result<LoadReport, LoadError> {
         in_flight: (0..config.connections)
             .map(|_| InFlight::default())
             .collect(),
-        streams: connect_all(config)?,
+        streams: connect_all(addr, config.connections)?,
         start: Instant::now(),
         sending_done: AtomicBool::new(false),
         sent: AtomicU64::new(0),
@@ -459,7 +448,7 @@ pub fn run_load(config: &LoadConfig) -> Result<LoadReport, LoadError> {
 }
 
 fn report(
-    config: &LoadConfig,
+    config: &LoadSpec,
     log: &SendLog,
     mut completions: Vec<Completion>,
     warnings: Vec<String>,

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use bench::linux::{LinuxScheduler, LinuxServer, LinuxServerConfig};
-use bench::loadgen::{LoadConfig, LoadError, run_load};
+use bench::loadgen::{LoadError, LoadSpec, run_load};
 use bench::workload::ServiceDistribution;
 use dataplane::synthetic_protocol::{Request, decode_response};
 
@@ -23,8 +23,7 @@ fn start(scheduler: LinuxScheduler) -> LinuxServer {
 fn every_request_is_answered_in_order_by_both_baselines() {
     for scheduler in [LinuxScheduler::Partitioned, LinuxScheduler::Floating] {
         let server = start(scheduler);
-        let mut config = LoadConfig::new(
-            server.local_addr(),
+        let mut config = LoadSpec::new(
             4000.0,
             ServiceDistribution::Exponential { mean: 5.0 },
             Duration::from_millis(400),
@@ -32,7 +31,8 @@ fn every_request_is_answered_in_order_by_both_baselines() {
         config.connections = 8;
         config.depth = 16;
         // An out-of-order response is an error of run_load itself.
-        let report = run_load(&config).unwrap_or_else(|e| panic!("{scheduler}: {e}"));
+        let report =
+            run_load(server.local_addr(), &config).unwrap_or_else(|e| panic!("{scheduler}: {e}"));
         assert!(report.sent > 1000, "{scheduler}: sent {}", report.sent);
         assert_eq!(report.answered, report.sent, "{scheduler}");
         assert_eq!(server.served(), report.sent, "{scheduler}");
@@ -92,20 +92,21 @@ fn a_closed_port_is_a_connect_error() {
     let server = start(LinuxScheduler::Partitioned);
     let addr = server.local_addr();
     server.stop().unwrap();
-    let config = LoadConfig::new(
-        addr,
+    let config = LoadSpec::new(
         1000.0,
         ServiceDistribution::Fixed { mean: 1.0 },
         Duration::from_millis(10),
     );
-    assert!(matches!(run_load(&config), Err(LoadError::Connect { .. })));
+    assert!(matches!(
+        run_load(addr, &config),
+        Err(LoadError::Connect { .. })
+    ));
 }
 
 #[test]
 fn too_few_slots_for_the_rate_warns() {
-    let addr = "127.0.0.1:1".parse().unwrap();
     let service = ServiceDistribution::Exponential { mean: 10.0 };
-    let mut config = LoadConfig::new(addr, 200_000.0, service, Duration::from_secs(1));
+    let mut config = LoadSpec::new(200_000.0, service, Duration::from_secs(1));
     config.connections = 2;
     config.depth = 4;
     // 200k RPS x 100 us = 20 requests in flight > 8 slots.

@@ -40,6 +40,25 @@ pub fn simulated_percentile(
     percentile_of(&mut run.latencies, percentile)
 }
 
+/// The simulated `percentile` (in S̄) of `model` at each of `loads`.
+pub fn percentile_curve(
+    model: Model,
+    service: &ServiceDistribution,
+    loads: &[f64],
+    percentile: f64,
+    config: &SimConfig,
+) -> Vec<(f64, f64)> {
+    loads
+        .iter()
+        .map(|&load| {
+            (
+                load,
+                simulated_percentile(model, service, load, percentile, config),
+            )
+        })
+        .collect()
+}
+
 /// The highest load in [0, 1) meeting `slo`, by bisection (the simulated
 /// percentile is monotone in load, see [`super::sim`]); 0 when even the
 /// lightest load misses the objective.
@@ -87,6 +106,18 @@ mod tests {
     // inflated ~3x by queueing autocorrelation), which moves the bound by
     // (1-ρ)·0.5% ≈ 0.002 partitioned and less centralised: 0.01 is several
     // standard errors, and tighter than the thesis' own rounding (53.7%/54%).
+
+    #[test]
+    fn curves_rise_with_load() {
+        let config = SimConfig {
+            requests: 100_000,
+            warmup: 5_000,
+            ..SimConfig::new(4)
+        };
+        let curve = percentile_curve(Model::Partitioned, &exp(), &[0.2, 0.5, 0.8], 0.99, &config);
+        assert_eq!(curve.len(), 3);
+        assert!(curve.windows(2).all(|w| w[0].1 < w[1].1), "{curve:?}");
+    }
 
     #[test]
     fn partitioned_exponential_16_cores_is_about_54_percent() {
