@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! let spec: NicSpec = "shm:bench0".parse()?;          // from `--nic`
-//! let device = nic::open(&spec, &NicOptions { queues: cores, .. })?;
+//! let device = nic::open(&spec, &NicOptions { queues: cores, mac, ipv4, ..Default::default() })?;
 //! let probes: Vec<RxProbe> = device.queues.iter().map(|q| q.rx_probe()).collect();
 //! for (core, queue) in device.queues.into_iter().enumerate() {
 //!     // move `queue` (Send, not Sync) into core `core`'s thread; only that
@@ -54,11 +54,14 @@
 //! `IFF_MULTI_QUEUE`). [`NicSpec`] parses the `--nic` argument naming one.
 
 mod burst;
+mod open;
 pub mod rss;
 pub mod shm;
 mod spec;
+pub mod tap;
 
 pub use burst::{RxBurst, RxRelease};
+pub use open::{NicDevice, NicOptions, OpenError, open};
 pub use spec::{MAX_SHM_NAME_LEN, MAX_TAP_NAME_LEN, NicSpec, NicSpecError};
 
 use std::net::Ipv4Addr;
@@ -148,6 +151,8 @@ pub struct QueueStats {
     /// Frames the device dropped on the way in, when it can tell (a
     /// malformed shm descriptor, a truncated TAP read).
     pub rx_dropped: u64,
+    /// Receive calls that failed (a TAP device that went away).
+    pub rx_errors: u64,
 }
 
 /// The owned handle of one RX/TX queue pair, used only by the core it was
