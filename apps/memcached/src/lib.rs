@@ -3,7 +3,13 @@
 //!
 //! - [`store`]: the shared item store (striped hash table, LRU eviction
 //!   under a memory limit, CAS ids, lazy expiry, flush_all).
+//! - [`server`]: what all connections share (store, settings, counters);
+//!   [`server::Server::connect`] admits a connection.
+//! - [`protocol`]: the per-connection protocol engine: bytes in, replies
+//!   out ([`protocol::Session`]).
 
 #![forbid(unsafe_code)]
 
+pub mod protocol;
+pub mod server;
 pub mod store;

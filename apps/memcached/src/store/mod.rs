@@ -18,7 +18,7 @@
 //! use memcached::store::{Store, StoreConfig, StoreMode, StoreOutcome};
 //! let store = Store::new(StoreConfig::default());
 //! let now = 1_700_000_000;
-//! let put = store.store(StoreMode::Set, b"k", 0, 0, b"v".to_vec(), now);
+//! let put = store.store(StoreMode::Set, b"k", 0, 0, b"v", now);
 //! assert_eq!(put.outcome, StoreOutcome::Stored);
 //! assert_eq!(&store.get(b"k", now).unwrap().value[..], b"v");
 //! ```
@@ -107,10 +107,11 @@ pub enum StoreMode {
     Add,
     /// Store only if present.
     Replace,
-    /// Add the data after the existing value (flags and expiry kept).
-    Append,
-    /// Add the data before the existing value (flags and expiry kept).
-    Prepend,
+    /// Add the data after the existing value (flags and expiry kept); a
+    /// non-zero CAS id must match the item's (binary protocol).
+    Append(u64),
+    /// Add the data before the existing value, like [`StoreMode::Append`].
+    Prepend(u64),
     /// Store only if the item's CAS id still equals this one.
     Cas(u64),
 }
@@ -341,7 +342,7 @@ impl Store {
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: Vec<u8>,
+        value: &[u8],
         now: UnixTime,
     ) -> Stored {
         let refused = |outcome| Stored { outcome, cas: 0 };
@@ -365,8 +366,13 @@ impl Store {
         };
         let outcome = match (mode, &existing) {
             (StoreMode::Add, Some(_))
-            | (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
+            | (StoreMode::Replace | StoreMode::Append(_) | StoreMode::Prepend(_), None) => {
                 StoreOutcome::NotStored
+            }
+            (StoreMode::Append(cas) | StoreMode::Prepend(cas), Some(old))
+                if cas != 0 && old.cas != cas =>
+            {
+                StoreOutcome::Exists
             }
             (StoreMode::Cas(_), None) => {
                 shard.counters.bump(Counter::CasMisses);
@@ -376,8 +382,8 @@ impl Store {
                 shard.counters.bump(Counter::CasBadval);
                 StoreOutcome::Exists
             }
-            (StoreMode::Append | StoreMode::Prepend, Some(old)) => {
-                let joined = if mode == StoreMode::Append {
+            (StoreMode::Append(_) | StoreMode::Prepend(_), Some(old)) => {
+                let joined = if matches!(mode, StoreMode::Append(_)) {
                     [&old.value[..], &item.value[..]].concat()
                 } else {
                     [&item.value[..], &old.value[..]].concat()
@@ -413,7 +419,7 @@ impl Store {
         }
         item.cas = self.fresh_cas();
         let cas = item.cas;
-        let replaced = shard.insert(key, item, cas);
+        let replaced = shard.insert(key, item, cas, true);
         drop(shard);
         self.used.fetch_add(size, Ordering::Relaxed);
         self.release(freed + replaced);
@@ -503,8 +509,15 @@ impl Store {
                 return match request.create {
                     None => DeltaOutcome::NotFound,
                     Some((initial, exptime)) => {
-                        let text = initial.to_string().into_bytes();
-                        match self.store(StoreMode::Add, request.key, 0, exptime, text, now) {
+                        let text = initial.to_string();
+                        match self.store(
+                            StoreMode::Add,
+                            request.key,
+                            0,
+                            exptime,
+                            text.as_bytes(),
+                            now,
+                        ) {
                             Stored {
                                 outcome: StoreOutcome::Stored,
                                 cas,
@@ -529,7 +542,8 @@ impl Store {
             current.saturating_sub(request.amount)
         };
         let mut text = value.to_string().into_bytes();
-        if text.len() < old.value.len() {
+        let in_place = text.len() <= old.value.len();
+        if in_place {
             text.resize(old.value.len(), b' ');
         }
         let size = footprint(request.key.len(), old.flags, text.len());
@@ -539,7 +553,7 @@ impl Store {
             cas,
             ..old
         };
-        let replaced = shard.insert(request.key, item, cas);
+        let replaced = shard.insert(request.key, item, cas, !in_place);
         drop(shard);
         self.used.fetch_add(size, Ordering::Relaxed);
         self.release(replaced);

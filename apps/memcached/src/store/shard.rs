@@ -193,7 +193,9 @@ impl Shard {
 
     /// Links `item` under `key` as most recently used, replacing any item
     /// already there. Returns the bytes of the replaced item (0 if none).
-    pub fn insert(&mut self, key: &[u8], item: Item, stamp: u64) -> usize {
+    /// `new_item` counts it in `total_items` (memcached does not count an
+    /// increment rewritten in place).
+    pub fn insert(&mut self, key: &[u8], item: Item, stamp: u64, new_item: bool) -> usize {
         let freed = match self.index.get(key) {
             Some(&slot) => self.remove_slot(slot),
             None => 0,
@@ -219,7 +221,9 @@ impl Shard {
         };
         self.index.insert(key, slot);
         self.attach_front(slot);
-        self.counters.bump(Counter::TotalItems);
+        if new_item {
+            self.counters.bump(Counter::TotalItems);
+        }
         freed
     }
 
@@ -284,7 +288,7 @@ mod tests {
     fn lru_order_follows_use() {
         let mut shard = Shard::new();
         for (i, key) in [b"a", b"b", b"c"].iter().enumerate() {
-            shard.insert(*key, item(i as u64 + 1), i as u64);
+            shard.insert(*key, item(i as u64 + 1), i as u64, true);
         }
         assert!(shard.lookup(b"a", &ALWAYS, 9).is_ok());
         let one = footprint(1, 0, 1);
@@ -316,8 +320,9 @@ mod tests {
                 ..item(5)
             },
             1,
+            true,
         );
-        shard.insert(b"f", item(6), 1);
+        shard.insert(b"f", item(6), 1, true);
         let flushed = Validity {
             oldest_cas: 7,
             ..ALWAYS
@@ -334,6 +339,7 @@ mod tests {
                 ..item(8)
             },
             1,
+            true,
         );
         assert_eq!(
             shard.lookup(b"e", &ALWAYS, 9).map(|_| ()),
@@ -346,11 +352,11 @@ mod tests {
     #[test]
     fn replace_and_reuse_slots() {
         let mut shard = Shard::new();
-        assert_eq!(shard.insert(b"k", item(1), 1), 0);
-        assert_eq!(shard.insert(b"k", item(2), 1), footprint(1, 0, 1));
+        assert_eq!(shard.insert(b"k", item(1), 1, true), 0);
+        assert_eq!(shard.insert(b"k", item(2), 1, true), footprint(1, 0, 1));
         assert_eq!(shard.remove(b"k"), footprint(1, 0, 1));
         assert_eq!(shard.remove(b"k"), 0);
-        shard.insert(b"x", item(3), 1);
+        shard.insert(b"x", item(3), 1, true);
         assert_eq!(shard.nodes.len(), 1, "freed slots are reused");
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 const NOW: UnixTime = 1_700_000_000;
 
 fn set(store: &Store, key: &[u8], value: &[u8], exptime: i64, now: UnixTime) -> Stored {
-    store.store(StoreMode::Set, key, 0, exptime, value.to_vec(), now)
+    store.store(StoreMode::Set, key, 0, exptime, value, now)
 }
 
 fn value(store: &Store, key: &[u8], now: UnixTime) -> Option<Vec<u8>> {
@@ -15,28 +15,24 @@ fn value(store: &Store, key: &[u8], now: UnixTime) -> Option<Vec<u8>> {
 #[test]
 fn modes_follow_protocol_txt() {
     let store = Store::new(StoreConfig::default());
-    let add = |k: &[u8], v: &[u8]| {
-        store
-            .store(StoreMode::Add, k, 0, 0, v.to_vec(), NOW)
-            .outcome
-    };
+    let add = |k: &[u8], v: &[u8]| store.store(StoreMode::Add, k, 0, 0, v, NOW).outcome;
     assert_eq!(add(b"k", b"1"), StoreOutcome::Stored);
     assert_eq!(add(b"k", b"2"), StoreOutcome::NotStored);
     assert_eq!(
         store
-            .store(StoreMode::Replace, b"z", 0, 0, b"x".to_vec(), NOW)
+            .store(StoreMode::Replace, b"z", 0, 0, b"x", NOW)
             .outcome,
         StoreOutcome::NotStored
     );
     assert_eq!(
         store
-            .store(StoreMode::Append, b"k", 9, 0, b"b".to_vec(), NOW)
+            .store(StoreMode::Append(0), b"k", 9, 0, b"b", NOW)
             .outcome,
         StoreOutcome::Stored
     );
     assert_eq!(
         store
-            .store(StoreMode::Prepend, b"k", 9, 0, b"a".to_vec(), NOW)
+            .store(StoreMode::Prepend(0), b"k", 9, 0, b"a", NOW)
             .outcome,
         StoreOutcome::Stored
     );
@@ -48,17 +44,17 @@ fn modes_follow_protocol_txt() {
     );
     assert_eq!(
         store
-            .store(StoreMode::Cas(item.cas + 1), b"k", 0, 0, b"c".to_vec(), NOW)
+            .store(StoreMode::Cas(item.cas + 1), b"k", 0, 0, b"c", NOW)
             .outcome,
         StoreOutcome::Exists
     );
     assert_eq!(
         store
-            .store(StoreMode::Cas(7), b"none", 0, 0, b"c".to_vec(), NOW)
+            .store(StoreMode::Cas(7), b"none", 0, 0, b"c", NOW)
             .outcome,
         StoreOutcome::NotFound
     );
-    let swapped = store.store(StoreMode::Cas(item.cas), b"k", 0, 0, b"c".to_vec(), NOW);
+    let swapped = store.store(StoreMode::Cas(item.cas), b"k", 0, 0, b"c", NOW);
     assert_eq!(swapped.outcome, StoreOutcome::Stored);
     assert!(
         swapped.cas > item.cas,

@@ -1,0 +1,67 @@
+//! The conformance suite: the specification of this crate's protocol
+//! behaviour. Every case runs twice, against the real memcached 1.6 (the
+//! Debian package, started by the test; skipped with a printed reason when
+//! absent) and against ours over a loopback TCP adapter.
+
+mod binary;
+mod servers;
+mod text;
+mod transport;
+
+use servers::{Options, ServerKind};
+use transport::Transport;
+
+fn run(kind: ServerKind, options: Options, case: fn(&dyn Transport)) {
+    if let Some(server) = servers::start(kind, options) {
+        case(server.as_ref());
+    }
+}
+
+const DEFAULT: Options = Options {
+    memory_mb: 64,
+    max_connections: 1024,
+};
+const SMALL_MEMORY: Options = Options {
+    memory_mb: 2,
+    max_connections: 1024,
+};
+
+macro_rules! suite {
+    ($($module:ident :: $case:ident => $options:expr),* $(,)?) => {
+        mod real_memcached {
+            use super::*;
+            $( #[test] fn $case() { run(ServerKind::Real, $options, $module::$case) } )*
+        }
+        mod ours_over_tcp {
+            use super::*;
+            $( #[test] fn $case() { run(ServerKind::Ours, $options, $module::$case) } )*
+        }
+    };
+}
+
+suite! {
+    text::text_storage_commands => DEFAULT,
+    text::text_gets_and_cas => DEFAULT,
+    text::text_incr_decr => DEFAULT,
+    text::text_delete_forms => DEFAULT,
+    text::text_touch_and_gat => DEFAULT,
+    text::text_expiry_and_flush => DEFAULT,
+    text::text_key_limits => DEFAULT,
+    text::text_item_size_limit => DEFAULT,
+    text::text_malformed_commands => DEFAULT,
+    text::text_noreply_everywhere => DEFAULT,
+    text::text_pipelined_and_split => DEFAULT,
+    text::text_version_and_quit => DEFAULT,
+    text::text_long_line_closes => DEFAULT,
+    text::text_stats_counters => DEFAULT,
+    text::text_evictions_under_memory_limit => SMALL_MEMORY,
+    binary::binary_storage_and_get => DEFAULT,
+    binary::binary_cas => DEFAULT,
+    binary::binary_incr_decr => DEFAULT,
+    binary::binary_quiet_variants => DEFAULT,
+    binary::binary_touch_and_gat => DEFAULT,
+    binary::binary_flush_stat_version_quit => DEFAULT,
+    binary::binary_unknown_commands_keep_the_connection => DEFAULT,
+    binary::binary_malformed_requests_close => DEFAULT,
+    binary::binary_value_too_large => DEFAULT,
+}
