@@ -4,6 +4,8 @@
 //! absent) and against ours over a loopback TCP adapter.
 
 mod binary;
+mod clients;
+mod robustness;
 mod servers;
 mod text;
 mod transport;
@@ -64,4 +66,10 @@ suite! {
     binary::binary_unknown_commands_keep_the_connection => DEFAULT,
     binary::binary_malformed_requests_close => DEFAULT,
     binary::binary_value_too_large => DEFAULT,
+    clients::client_pymemcache => DEFAULT,
+    clients::client_memccapable => DEFAULT,
+    clients::client_libmemcached_tools => DEFAULT,
+    robustness::robust_garbage_and_huge_lengths => DEFAULT,
+    robustness::robust_disconnect_mid_value => DEFAULT,
+    robustness::robust_concurrent_clients_keep_their_data => DEFAULT,
 }

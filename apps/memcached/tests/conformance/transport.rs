@@ -10,7 +10,7 @@ use std::time::Duration;
 use memcached::protocol::{HEADER_LEN, Magic, RequestHeader, ResponseHeader};
 
 /// A server the suite can talk to.
-pub trait Transport {
+pub trait Transport: Sync {
     /// Which server this is, for messages.
     fn name(&self) -> &'static str;
     /// Where it listens.
