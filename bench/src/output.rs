@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::loadgen::LoadReport;
 use crate::plot::{PlotError, plot_png, plot_svg};
+use crate::stats::analysis::PERCENTILES;
 use crate::stats::analysis::ReportedEstimate;
 use crate::sweep::SweepResult;
 
@@ -32,6 +34,46 @@ fn p99_cell(estimate: &ReportedEstimate) -> String {
         ReportedEstimate::Valid(e) => format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high),
         ReportedEstimate::NotAvailable { not_available } => format!("N/A ({not_available})"),
     }
+}
+
+/// The human-readable report of one load run.
+pub fn load_report(report: &LoadReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "asked {:.0} RPS, achieved {:.0} RPS; sent {}, answered {}, measured {}, deferred {}",
+        report.target_rps,
+        report.achieved_rps,
+        report.sent,
+        report.answered,
+        report.measured,
+        report.deferred
+    );
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    for check in &report.failed_checks {
+        let _ = writeln!(out, "check failed: {check}");
+    }
+    let interval = report
+        .latency
+        .sampling_interval
+        .map_or_else(|| "none".to_owned(), |k| format!("1 in {k}"));
+    let _ = writeln!(
+        out,
+        "checked latency (us, 95% CI; sampling {interval}, {} samples):",
+        report.latency.samples
+    );
+    for (percentile, estimate) in PERCENTILES.iter().zip(&report.latency.percentiles) {
+        let _ = writeln!(out, "  p{:<5} {estimate}", percentile * 100.0);
+    }
+    let h = &report.histogram;
+    let _ = writeln!(
+        out,
+        "all measured requests (unchecked, us): mean {:.1} p50 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
+        h.mean, h.p50, h.p99, h.p999, h.max
+    );
+    out
 }
 
 /// The human-readable table with bounds and headlines.

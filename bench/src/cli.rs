@@ -1,0 +1,395 @@
+//! The `zygos bench` command line: argument types (clap) and their
+//! dispatch. `src/main.rs` embeds [`BenchArgs`] as the `bench` subcommand
+//! and calls [`run`]; a caller with more schedulers (the dataplane's) calls
+//! [`run_with_targets`] with a resolver for their names.
+//!
+//! - `zygos bench serve`: run a Linux baseline server until killed;
+//! - `zygos bench load`: one open-loop measurement against an address;
+//! - `zygos bench sweep`: load levels × schedulers, table, JSON/CSV/plots;
+//! - `zygos bench bound`: simulated max load at the SLO for the ideal
+//!   centralised and partitioned models.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::linux::{LinuxScheduler, LinuxServer, LinuxServerConfig};
+use crate::loadgen::{LoadSpec, run_load};
+use crate::output::{load_report, table, write_results};
+use crate::queueing::{Model, SimConfig, Slo, erlang, max_load_at_slo};
+use crate::sweep::{LinuxTarget, SweepConfig, Target, run_sweep};
+use crate::workload::{ArrivalProcess, ServiceDistribution};
+
+/// `zygos bench`: load generation, sweeps and queueing bounds.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// The `zygos bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Run a Linux baseline server (synthetic protocol) until killed.
+    Serve(ServeArgs),
+    /// One open-loop measurement against a running server.
+    Load(LoadArgs),
+    /// Sweep load levels for several schedulers; write table, JSON, CSV, SVG, PNG.
+    Sweep(SweepArgs),
+    /// Print the simulated max load meeting the SLO for the ideal models.
+    Bound(BoundArgs),
+}
+
+/// Arguments of `zygos bench serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// linux-partitioned or linux-floating.
+    #[arg(long, default_value = "linux-floating", value_parser = parse_linux)]
+    pub sched: LinuxScheduler,
+    /// Server threads (one per core).
+    #[arg(long, default_value_t = 2)]
+    pub cores: usize,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+}
+
+/// Inter-arrival process of the generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Arrivals {
+    /// Exponential gaps.
+    Poisson,
+    /// Constant gaps.
+    Fixed,
+}
+
+/// Generator options shared by `load` and `sweep`.
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// Service-time distribution, mean in µs: fixed:10, exp:10, bimodal-1:10,
+    /// bimodal-2:10, or file:PATH (one service time in µs per line).
+    #[arg(long, default_value = "exp:10")]
+    pub dist: ServiceDistribution,
+    /// Measured duration of each run (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// TCP connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Outstanding requests allowed per connection.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// Seed of arrivals, service times and connection choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Arguments of `zygos bench load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+    /// Requests per second.
+    #[arg(long)]
+    pub rate: f64,
+    /// Inter-arrival process.
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
+    /// Generator options.
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
+}
+
+/// Arguments of `zygos bench sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Schedulers, comma-separated (linux-partitioned, linux-floating, and
+    /// any the caller registers).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "linux-partitioned,linux-floating"
+    )]
+    pub targets: Vec<String>,
+    /// Server cores.
+    #[arg(long, default_value_t = 2)]
+    pub cores: usize,
+    /// Load levels as fractions of capacity, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8"
+    )]
+    pub loads: Vec<f64>,
+    /// Generator options.
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
+    /// Directory for the JSON, CSV, SVG and PNG files.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// File name stem of the outputs.
+    #[arg(long, default_value = "sweep")]
+    pub name: String,
+    /// Requests per simulated bound point.
+    #[arg(long, default_value_t = 200_000)]
+    pub sim_requests: usize,
+}
+
+/// Arguments of `zygos bench bound`.
+#[derive(Debug, Args)]
+pub struct BoundArgs {
+    /// Service-time distribution (its mean only sets the unit of the SLO).
+    #[arg(long, default_value = "exp:10")]
+    pub dist: ServiceDistribution,
+    /// Cores (servers).
+    #[arg(long, default_value_t = 16)]
+    pub cores: usize,
+    /// SLO as a multiple of the mean service time.
+    #[arg(long, default_value_t = 10.0)]
+    pub slo_multiple: f64,
+    /// Percentile the SLO applies to.
+    #[arg(long, default_value_t = 0.99)]
+    pub percentile: f64,
+    /// Simulated requests per evaluated load.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub requests: usize,
+}
+
+fn parse_linux(text: &str) -> Result<LinuxScheduler, String> {
+    text.parse()
+        .map_err(|e: crate::linux::ServerError| e.to_string())
+}
+
+/// Parses `1.5s`, `500ms`, `250us` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .and_then(|v| Duration::try_from_secs_f64(v * scale).ok())
+        .ok_or_else(|| format!("{text:?} is not a duration like 2s, 500ms or 250us"))
+}
+
+/// Builds the schedulers a caller adds to the sweep, by name and cores.
+pub type TargetResolver<'a> = &'a dyn Fn(&str, usize) -> Option<Box<dyn Target>>;
+
+/// Runs `zygos bench` with the Linux baselines only.
+pub fn run(args: BenchArgs) -> ExitCode {
+    run_with_targets(args, &|_, _| None)
+}
+
+/// Runs `zygos bench`, asking `resolve` first for each sweep target name.
+pub fn run_with_targets(args: BenchArgs, resolve: TargetResolver<'_>) -> ExitCode {
+    let outcome = match args.command {
+        BenchCommand::Serve(args) => serve(&args),
+        BenchCommand::Load(args) => load(&args),
+        BenchCommand::Sweep(args) => sweep(&args, resolve),
+        BenchCommand::Bound(args) => {
+            bound(&args);
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("zygos bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<(), String> {
+    let server = LinuxServer::start(LinuxServerConfig {
+        addr: args.addr,
+        threads: args.cores,
+        scheduler: args.sched,
+    })
+    .map_err(|e| e.to_string())?;
+    println!(
+        "{} serving the synthetic protocol on {} with {} threads (Ctrl-C to stop)",
+        args.sched,
+        server.local_addr(),
+        args.cores
+    );
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn spec(generator: &GeneratorArgs, rate: f64) -> LoadSpec {
+    let mut spec = LoadSpec::new(rate, generator.dist.clone(), generator.duration);
+    spec.connections = generator.connections;
+    spec.depth = generator.depth;
+    spec.seed = generator.seed;
+    spec
+}
+
+fn load(args: &LoadArgs) -> Result<(), String> {
+    let mut spec = spec(&args.generator, args.rate);
+    if args.arrivals == Arrivals::Fixed {
+        spec.arrivals = ArrivalProcess::Fixed { rate: args.rate };
+    }
+    let report = run_load(args.addr, &spec).map_err(|e| e.to_string())?;
+    print!("{}", load_report(&report));
+    Ok(())
+}
+
+fn sweep(args: &SweepArgs, resolve: TargetResolver<'_>) -> Result<(), String> {
+    let mut targets = Vec::new();
+    for name in &args.targets {
+        let target: Box<dyn Target> = match resolve(name, args.cores) {
+            Some(target) => target,
+            None => Box::new(LinuxTarget::new(parse_linux(name)?, args.cores)),
+        };
+        targets.push(target);
+    }
+    let config = SweepConfig {
+        cores: args.cores,
+        service: args.generator.dist.clone(),
+        loads: args.loads.clone(),
+        duration: args.generator.duration,
+        connections: args.generator.connections,
+        depth: args.generator.depth,
+        slo: Slo::default(),
+        seed: args.generator.seed,
+        simulated_requests: args.sim_requests,
+    };
+    let result = run_sweep(&config, &mut targets);
+    print!("{}", table(&result));
+    let written = write_results(&result, &args.out, &args.name).map_err(|e| e.to_string())?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn bound(args: &BoundArgs) {
+    let slo = Slo {
+        percentile: args.percentile,
+        multiple: args.slo_multiple,
+    };
+    let config = SimConfig {
+        requests: args.requests,
+        warmup: args.requests / 20,
+        ..SimConfig::new(args.cores)
+    };
+    println!(
+        "max load with p{} <= {} x mean service time ({} us), {}, simulated {} requests per load:",
+        args.percentile * 100.0,
+        args.slo_multiple,
+        args.slo_multiple * args.dist.mean(),
+        args.dist,
+        args.requests
+    );
+    for model in [Model::Centralized, Model::Partitioned] {
+        let load = max_load_at_slo(model, &args.dist, &slo, &config);
+        let rps = load * args.cores as f64 * 1e6 / args.dist.mean();
+        println!(
+            "  {:<18} {:.3}  ({rps:.0} RPS)",
+            model.label(args.cores),
+            load
+        );
+    }
+    if matches!(args.dist, ServiceDistribution::Exponential { .. }) {
+        let exact = |servers| erlang::max_load_at_slo(servers, args.percentile, args.slo_multiple);
+        println!(
+            "  closed form (Erlang C): M/M/{} {:.3}, M/M/1 per core {:.3}",
+            args.cores,
+            exact(args.cores),
+            exact(1)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn sweep_arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "sweep",
+            "--targets",
+            "linux-floating,zygos",
+            "--loads",
+            "0.1,0.5",
+            "--dist",
+            "bimodal-1:25",
+            "--duration",
+            "300ms",
+        ])
+        .unwrap();
+        let BenchCommand::Sweep(args) = cli.bench.command else {
+            panic!("not a sweep");
+        };
+        assert_eq!(args.targets, ["linux-floating", "zygos"]);
+        assert_eq!(args.loads, [0.1, 0.5]);
+        assert_eq!(
+            args.generator.dist,
+            ServiceDistribution::Bimodal1 { mean: 25.0 }
+        );
+        assert_eq!(args.generator.duration, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn bad_arguments_are_rejected() {
+        assert!(
+            Cli::try_parse_from(["bench", "load", "--rate", "1", "--dist", "gamma:1"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["bench", "serve", "--sched", "zygos"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_sweep_target_is_an_error_not_a_panic() {
+        let args = SweepArgs {
+            targets: vec!["nonsense".to_owned()],
+            cores: 1,
+            loads: vec![0.1],
+            generator: GeneratorArgs {
+                dist: ServiceDistribution::Fixed { mean: 1.0 },
+                duration: Duration::ZERO,
+                connections: 1,
+                depth: 1,
+                seed: 1,
+            },
+            out: PathBuf::from("unused"),
+            name: "unused".to_owned(),
+            sim_requests: 1,
+        };
+        let error = sweep(&args, &|_, _| None).unwrap_err();
+        assert!(error.contains("unknown Linux scheduler"), "{error}");
+    }
+}
