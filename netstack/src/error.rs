@@ -1,6 +1,10 @@
 //! One small error enum per operation.
 
+use std::net::SocketAddrV4;
+
 use thiserror::Error;
+
+use crate::event::ConnId;
 
 /// Why a [`crate::StackConfig`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -65,4 +69,66 @@ pub enum UdpError {
         /// Datagram length.
         len: usize,
     },
+}
+
+/// Why `listen`/`unlisten` failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ListenError {
+    /// Port 0 cannot be listened on.
+    #[error("cannot listen on port 0")]
+    InvalidPort,
+    /// The port already has a listener.
+    #[error("already listening on port {0}")]
+    AlreadyListening(u16),
+    /// The port has no listener.
+    #[error("not listening on port {0}")]
+    NotListening(u16),
+}
+
+/// Why `connect` failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConnectError {
+    /// Unspecified or broadcast address, or port 0.
+    #[error("cannot connect to {0}")]
+    InvalidAddress(SocketAddrV4),
+    /// `max_connections` reached.
+    #[error("connection table full")]
+    TableFull,
+    /// Every ephemeral port is in use towards that destination.
+    #[error("no free ephemeral port")]
+    NoEphemeralPort,
+}
+
+/// Why a call on a connection failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConnError {
+    /// The handle is stale (after `Closed`) or was never issued here.
+    #[error("unknown connection {0:?}")]
+    UnknownConnection(ConnId),
+    /// `send` after `close`.
+    #[error("connection {0:?} is closing")]
+    Closing(ConnId),
+    /// `export` before the handshake completed.
+    #[error("connection {0:?} is not synchronized yet")]
+    NotSynchronized(ConnId),
+}
+
+/// Why `import` refused a connection state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ImportError {
+    /// The state's local address is not this stack's.
+    #[error("local address {0} is not ours")]
+    WrongAddress(std::net::Ipv4Addr),
+    /// A connection to that peer from that port exists already.
+    #[error("a connection to {0} on that port exists")]
+    AddressInUse(SocketAddrV4),
+    /// `max_connections` reached.
+    #[error("connection table full")]
+    TableFull,
+    /// Queued bytes exceed this stack's buffer sizes.
+    #[error("queued bytes exceed this stack's buffers")]
+    BufferTooSmall,
+    /// Only synchronized connections migrate.
+    #[error("connection state is not synchronized")]
+    NotSynchronized,
 }

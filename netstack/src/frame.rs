@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, UdpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, TcpPacket,
+    UdpPacket,
 };
 
 use crate::sink::FrameSink;
@@ -59,6 +60,14 @@ pub(crate) fn write_ipv4_headers(
     ip.set_src_addr(route.src_ip);
     ip.set_dst_addr(route.dst_ip);
     ip.fill_checksum();
+}
+
+/// Fills the TCP checksum of a frame built with [`write_ipv4_headers`].
+pub(crate) fn fill_tcp_checksum(frame: &mut [u8], route: &Ipv4Route) {
+    TcpPacket::new_unchecked(&mut frame[L4_OFFSET..]).fill_checksum(
+        &IpAddress::Ipv4(route.src_ip),
+        &IpAddress::Ipv4(route.dst_ip),
+    );
 }
 
 /// Fills the UDP checksum of a frame built with [`write_ipv4_headers`].

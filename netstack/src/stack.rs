@@ -20,6 +20,7 @@ use crate::frame::{
 use crate::icmp::{self, IcmpAction};
 use crate::sink::FrameSink;
 use crate::stats::StackStats;
+use crate::tcp::TcpLayer;
 use crate::time::Instant;
 use crate::udp::{Delivery, UDP_HEADER, UdpTable};
 
@@ -35,6 +36,9 @@ pub struct Stack {
     pub(crate) arp: ArpCache,
     pub(crate) control: FrameQueue,
     udp: UdpTable,
+    pub(crate) tcp: TcpLayer,
+    /// Latest time passed in (for calls that take none).
+    pub(crate) now: Instant,
     /// Scratch lists reused by `poll` (no allocation in steady state).
     scratch_frames: Vec<Vec<u8>>,
     scratch_hops: Vec<Ipv4Addr>,
@@ -61,6 +65,8 @@ impl Stack {
             ),
             control: FrameQueue::new(config.control_queue_len),
             udp: UdpTable::new(config.udp_queue_len),
+            tcp: TcpLayer::new(&config),
+            now: Instant::ZERO,
             events: VecDeque::with_capacity(1024),
             stats: StackStats::default(),
             scratch_frames: Vec::new(),
@@ -87,6 +93,7 @@ impl Stack {
     /// Processes one received Ethernet frame. Any byte string is accepted:
     /// malformed frames are counted in [`StackStats`] and dropped.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.now = self.now.max(now);
         self.stats.rx_frames += 1;
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             self.stats.malformed += 1;
@@ -193,12 +200,13 @@ impl Stack {
         }
         // RFC 1122 section 2.3.2.2 permits learning from received traffic;
         // only on-link unicast senders are learnt.
-        if !broadcast
-            && EthernetAddress(src_mac).is_unicast()
-            && self.config.on_link(meta.src_ip)
-            && self.arp.lookup(now, meta.src_ip).is_none()
-        {
-            self.learn(now, meta.src_ip, src_mac);
+        if !broadcast && EthernetAddress(src_mac).is_unicast() && self.config.on_link(meta.src_ip) {
+            if self.arp.lookup(now, meta.src_ip) == Some(src_mac) {
+                // Traffic from the neighbour confirms the entry.
+                self.arp.insert(now, meta.src_ip, src_mac);
+            } else {
+                self.learn(now, meta.src_ip, src_mac);
+            }
         }
         match ip.next_header() {
             IpProtocol::Icmp if !broadcast => self.handle_icmp(meta, ip.payload()),
@@ -358,6 +366,7 @@ impl Stack {
     /// retransmissions, ARP) into `tx`; returns the next instant at which
     /// `poll` has timer work (None: no timer armed).
     pub fn poll(&mut self, now: Instant, tx: &mut impl FrameSink) -> Option<Instant> {
+        self.now = self.now.max(now);
         let mut dropped = std::mem::take(&mut self.scratch_frames);
         let mut hops = std::mem::take(&mut self.scratch_hops);
         self.arp.service_parked(now, &mut dropped, &mut hops);
@@ -383,13 +392,3 @@ impl Stack {
 
 #[cfg(test)]
 mod tests;
-
-impl Stack {
-    fn handle_tcp(&mut self, _now: Instant, _meta: Ipv4Meta, _payload: &[u8]) {
-        self.stats.not_for_us += 1;
-    }
-    fn tcp_poll(&mut self, _now: Instant, _tx: &mut impl FrameSink) -> Option<Instant> {
-        None
-    }
-    fn tcp_neighbour_resolved(&mut self, _ip: Ipv4Addr) {}
-}

@@ -1,0 +1,190 @@
+//! The connection table: a slab of blocks addressed by generation-checked
+//! [`ConnId`]s, an O(1) 4-tuple demultiplexing map, and the pool of
+//! per-connection buffers (allocated once, reused by later connections).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::SocketAddrV4;
+
+use super::ring::Ring;
+use super::tcb::Tcb;
+use crate::event::ConnId;
+
+/// Demultiplexing key: the remote address and port and our port (our
+/// address is the stack's own).
+pub(crate) fn key(local_port: u16, remote: SocketAddrV4) -> u64 {
+    u64::from(u32::from(*remote.ip())) << 32
+        | u64::from(remote.port()) << 16
+        | u64::from(local_port)
+}
+
+/// A multiplicative hasher for the packed 64-bit keys (the std SipHash
+/// would dominate demultiplexing cost; keys are not attacker-chosen beyond
+/// what a hash-flood on a per-core table can do, bounded by
+/// `max_connections`).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        let mixed = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+}
+
+type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    tcb: Option<Box<Tcb>>,
+}
+
+/// Slab, map and buffer pool.
+#[derive(Debug)]
+pub(crate) struct ConnTable {
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    map: KeyMap,
+    rx_pool: Vec<Vec<u8>>,
+    tx_pool: Vec<Vec<u8>>,
+    rx_size: usize,
+    tx_size: usize,
+    capacity: usize,
+}
+
+impl ConnTable {
+    pub(crate) fn new(capacity: usize, rx_size: usize, tx_size: usize) -> ConnTable {
+        ConnTable {
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            map: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+            rx_pool: Vec::new(),
+            tx_pool: Vec::new(),
+            rx_size,
+            tx_size,
+            capacity,
+        }
+    }
+
+    /// Connections in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() >= self.capacity
+    }
+
+    /// Fresh receive and send rings from the pool.
+    pub(crate) fn buffers(&mut self) -> (Ring, Ring) {
+        let rx = self.rx_pool.pop().unwrap_or_else(|| vec![0; self.rx_size]);
+        let tx = self.tx_pool.pop().unwrap_or_else(|| vec![0; self.tx_size]);
+        (Ring::with_storage(rx), Ring::with_storage(tx))
+    }
+
+    /// Returns a block's rings to the pool.
+    pub(crate) fn recycle(&mut self, rx: Ring, tx: Ring) {
+        let (rx, tx) = (rx.into_storage(), tx.into_storage());
+        if rx.len() == self.rx_size {
+            self.rx_pool.push(rx);
+        }
+        if tx.len() == self.tx_size {
+            self.tx_pool.push(tx);
+        }
+    }
+
+    pub(crate) fn lookup(&self, key: u64) -> Option<ConnId> {
+        let slot = *self.map.get(&key)?;
+        Some(ConnId {
+            slot,
+            generation: self.slots[slot as usize].generation,
+        })
+    }
+
+    /// Inserts a block under `key`; None when full or the key is taken.
+    pub(crate) fn insert(&mut self, key: u64, tcb: Box<Tcb>) -> Result<ConnId, Box<Tcb>> {
+        if self.is_full() || self.map.contains_key(&key) {
+            return Err(tcb);
+        }
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    tcb: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.tcb = Some(tcb);
+        self.map.insert(key, slot);
+        Ok(ConnId {
+            slot,
+            generation: entry.generation,
+        })
+    }
+
+    /// Moves a block to a new key (CRAB redirect).
+    pub(crate) fn rekey(&mut self, old: u64, new: u64) -> bool {
+        if self.map.contains_key(&new) {
+            return false;
+        }
+        match self.map.remove(&old) {
+            Some(slot) => {
+                self.map.insert(new, slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn get(&self, id: ConnId) -> Option<&Tcb> {
+        let slot = self.slots.get(id.slot as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.tcb.as_deref()
+    }
+
+    pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Tcb> {
+        let slot = self.slots.get_mut(id.slot as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.tcb.as_deref_mut()
+    }
+
+    /// Removes a block (its handle becomes stale) and recycles its buffers.
+    pub(crate) fn remove(&mut self, id: ConnId) -> Option<Box<Tcb>> {
+        let slot = self.slots.get_mut(id.slot as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let mut tcb = slot.tcb.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free_slots.push(id.slot);
+        self.map.remove(&key(tcb.local.port(), tcb.remote));
+        let rx = std::mem::take(&mut tcb.rx);
+        let tx = std::mem::take(&mut tcb.tx);
+        self.recycle(rx, tx);
+        Some(tcb)
+    }
+
+    /// Bytes held by the table's own structures per slot in use (slab slot,
+    /// boxed block, map entry), excluding the buffers.
+    pub(crate) fn overhead_per_connection() -> usize {
+        size_of::<Slot>() + size_of::<Tcb>() + size_of::<(u64, u32)>() + size_of::<u64>()
+    }
+}
