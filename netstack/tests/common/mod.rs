@@ -96,14 +96,15 @@ pub fn link(config: LinkConfig) -> Link {
 }
 
 /// Streams `total` bytes from the client to the server; returns the
-/// (sent, received) hashes. `on_progress(link, received)` runs every step
-/// (it may swap the server stack and return the new server connection).
+/// (sent, received) hashes. `on_progress(link, received, (client,
+/// server))` runs every step and returns the connections to use from then
+/// on (it may swap a stack of the link and import the connection there).
 pub fn transfer(
     link: &mut Link,
-    client: ConnId,
+    mut client: ConnId,
     mut server: ConnId,
     total: u64,
-    mut on_progress: impl FnMut(&mut Link, u64, ConnId) -> Option<ConnId>,
+    mut on_progress: impl FnMut(&mut Link, u64, (ConnId, ConnId)) -> (ConnId, ConnId),
 ) -> (Fnv, Fnv) {
     let (mut sent, mut received) = (0u64, 0u64);
     let (mut sent_hash, mut received_hash) = (Fnv::default(), Fnv::default());
@@ -145,9 +146,7 @@ pub fn transfer(
         }
         while link.a.pop_event().is_some() {}
         while link.b.pop_event().is_some() {}
-        if let Some(new_server) = on_progress(link, received, server) {
-            server = new_server;
-        }
+        (client, server) = on_progress(link, received, (client, server));
         let limit = link.now + netstack::Duration::from_secs(120);
         link.step(limit);
     }
