@@ -25,6 +25,7 @@ mod config;
 mod error;
 mod event;
 mod frame;
+pub mod fuzzing;
 mod icmp;
 pub mod sim;
 mod sink;
