@@ -7,9 +7,13 @@
 //!   [`server::Server::connect`] admits a connection.
 //! - [`protocol`]: the per-connection protocol engine: bytes in, replies
 //!   out ([`protocol::Session`]).
+//! - [`app`]: the dataplane application over them; [`args`]: the
+//!   `zygos run memcached` command line.
 
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod args;
 pub mod protocol;
 pub mod server;
 pub mod store;
