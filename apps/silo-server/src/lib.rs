@@ -1,2 +1,10 @@
 //! A Silo-style optimistic-concurrency in-memory database running TPC-C, as
 //! a zygos-rs dataplane application.
+//!
+//! Silo (Tu et al., SOSP'13) is the application ZygOS (SOSP'17, thesis
+//! ch. 4) uses for its headline result: TPC-C transactions have a wide
+//! service-time distribution, which is what makes work stealing pay off.
+
+#![forbid(unsafe_code)]
+
+pub mod engine;
