@@ -3,10 +3,13 @@
 
 pub mod app;
 pub mod apps;
+pub mod client;
 pub mod counters;
+pub mod netstack_transport;
 pub mod nic;
 pub mod platform;
 pub mod process;
+pub mod run;
 pub mod runtime;
 pub mod sched;
 pub mod sim;

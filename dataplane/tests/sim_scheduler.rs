@@ -25,6 +25,10 @@ fn skewed(mode: SchedMode, seed: u64) -> SimConfig {
     }
 }
 
+fn run(config: &SimConfig) -> SimReport {
+    simulate(config).expect("simulation set-up")
+}
+
 fn assert_all_answered_in_order(report: &SimReport) {
     assert_eq!(report.answered, report.requests, "unanswered requests");
     assert_eq!(report.order_violations, 0, "replies out of request order");
@@ -33,7 +37,7 @@ fn assert_all_answered_in_order(report: &SimReport) {
 
 #[test]
 fn stealing_serves_an_overloaded_core_in_order() {
-    let report = simulate(&skewed(SchedMode::Zygos, 7));
+    let report = run(&skewed(SchedMode::Zygos, 7));
     assert_all_answered_in_order(&report);
     let total = report.total();
     assert!(total.steals > 0, "no steal: {total}");
@@ -56,13 +60,13 @@ fn stealing_serves_an_overloaded_core_in_order() {
 
 #[test]
 fn partitioned_mode_never_steals_and_is_slower_on_a_skewed_table() {
-    let partitioned = simulate(&skewed(SchedMode::Partitioned, 7));
+    let partitioned = run(&skewed(SchedMode::Partitioned, 7));
     assert_all_answered_in_order(&partitioned);
     let total = partitioned.total();
     assert_eq!(total.steals, 0);
     assert_eq!(total.remote_batches_sent, 0);
     assert_eq!(total.ipis_sent, 0);
-    let zygos = simulate(&skewed(SchedMode::Zygos, 7));
+    let zygos = run(&skewed(SchedMode::Zygos, 7));
     let (Some(p99_part), Some(p99_zygos)) =
         (partitioned.percentile_ns(99.0), zygos.percentile_ns(99.0))
     else {
@@ -76,7 +80,7 @@ fn partitioned_mode_never_steals_and_is_slower_on_a_skewed_table() {
 
 #[test]
 fn without_ipis_no_core_is_interrupted() {
-    let report = simulate(&skewed(SchedMode::ZygosNoipi, 3));
+    let report = run(&skewed(SchedMode::ZygosNoipi, 3));
     assert_all_answered_in_order(&report);
     let total = report.total();
     assert_eq!((total.ipis_sent, total.ipis_received), (0, 0));
@@ -100,7 +104,7 @@ fn randomised_arrivals_and_stalls_keep_every_reply_in_order() {
             },
             ..SimConfig::default()
         };
-        let report = simulate(&config);
+        let report = run(&config);
         assert_all_answered_in_order(&report);
         assert!(
             report.total().steals > 0,
@@ -115,9 +119,9 @@ fn a_seed_reproduces_the_run_exactly() {
         stalls: 10,
         ..skewed(SchedMode::Zygos, 11)
     };
-    let first = simulate(&config);
-    assert_eq!(first, simulate(&config));
-    let other = simulate(&SimConfig { seed: 12, ..config });
+    let first = run(&config);
+    assert_eq!(first, run(&config));
+    let other = run(&SimConfig { seed: 12, ..config });
     assert_ne!(
         first.latencies_ns, other.latencies_ns,
         "the seed drives the run"

@@ -41,7 +41,6 @@ fn run_skewed(mode: SchedMode) -> (Checker, u64, CounterSnapshot) {
             split_probability: 0.2,
         },
         cores,
-        0,
         9,
     );
     let mut checker = Checker::new(workload.connections());
@@ -50,7 +49,9 @@ fn run_skewed(mode: SchedMode) -> (Checker, u64, CounterSnapshot) {
     while checker.closed < workload.connections() && start.elapsed() < DEADLINE {
         let now = start.elapsed().as_nanos() as u64;
         while let Some(arrival) = arrivals.next_if(|a| a.time <= now) {
-            wire.deliver(arrival.core, arrival.segment.clone());
+            for segment in arrival.segments() {
+                wire.deliver(arrival.core, segment);
+            }
         }
         for (time, conn, reply) in wire.take_replies() {
             checker.observe(&workload, time, conn, reply);

@@ -14,10 +14,14 @@
 //! delays the target's application by its cost. Random stalls (a core
 //! losing the CPU for a while) test the scheduler's robustness.
 //!
-//! Only the network layer is a model ([`net`]): message-level connections
-//! instead of TCP frames. Figures from it are labelled simulated.
+//! The network is either the real netstack on every core and on the
+//! clients, exchanging Ethernet frames over a simulated switch
+//! ([`SimNetworkKind::Netstack`], the default), or a message-level model of
+//! connections for large scheduler-only sweeps ([`SimNetworkKind::Messages`]).
+//! Figures from the simulator are labelled simulated.
 
 mod costs;
+mod frames;
 pub(crate) mod net;
 mod platform;
 pub(crate) mod workload;
@@ -28,6 +32,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 pub use costs::SimCosts;
+pub use frames::FrameNetError;
 pub use workload::{ServiceTime, Steering, WorkloadConfig};
 
 use crate::apps::Synthetic;
@@ -35,9 +40,91 @@ use crate::counters::CounterSnapshot;
 use crate::platform::{DEFAULT_IPI_THROTTLE_NS, IpiBoard};
 use crate::runtime::{Core, CoreConfig, build_cores};
 use crate::sched::SchedMode;
+use crate::transport::Transport;
+use frames::FrameNet;
 use net::{SimTransport, SimWire};
 use platform::SimCore;
 use workload::{Checker, Workload};
+
+/// Which network the simulated cores run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimNetworkKind {
+    /// The real netstack on every core and on the client, exchanging
+    /// Ethernet frames over a simulated switch.
+    #[default]
+    Netstack,
+    /// A message-level model of connections (no TCP): faster, for large
+    /// sweeps of the scheduler alone.
+    Messages,
+}
+
+/// What the clients measured.
+pub(crate) struct NetOutcome {
+    requests: u64,
+    answered: u64,
+    order_violations: u64,
+    closed_connections: usize,
+    connections: usize,
+    latencies_ns: Vec<u64>,
+}
+
+/// The network side of a simulation, moved forward by the driver.
+pub(crate) trait SimNetwork {
+    /// Performs everything due by virtual time `now`: deliveries to the
+    /// cores' receive queues, the clients' actions.
+    fn advance(&mut self, now: u64);
+    /// Takes what the cores transmitted.
+    fn collect(&mut self);
+    /// Whether the server closed every connection.
+    fn done(&self) -> bool;
+    /// The clients' measurements.
+    fn outcome(self) -> NetOutcome;
+}
+
+/// The message-level network ([`net`]) and its checker.
+struct MessageNet {
+    wire: Arc<SimWire>,
+    workload: Workload,
+    checker: Checker,
+    next_action: usize,
+    wire_ns: u64,
+}
+
+impl SimNetwork for MessageNet {
+    fn advance(&mut self, now: u64) {
+        while let Some(arrival) = self.workload.arrivals.get(self.next_action) {
+            if arrival.time + self.wire_ns > now {
+                break;
+            }
+            self.next_action += 1;
+            for segment in arrival.segments() {
+                self.wire.deliver(arrival.core, segment);
+            }
+        }
+    }
+
+    fn collect(&mut self) {
+        for (time, conn, reply) in self.wire.take_replies() {
+            self.checker
+                .observe(&self.workload, time + self.wire_ns, conn, reply);
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.checker.closed >= self.workload.connections()
+    }
+
+    fn outcome(self) -> NetOutcome {
+        NetOutcome {
+            requests: self.workload.requests(),
+            answered: self.checker.answered,
+            order_violations: self.checker.order_violations,
+            closed_connections: self.checker.closed,
+            connections: self.workload.connections(),
+            latencies_ns: self.checker.latencies_ns,
+        }
+    }
+}
 
 /// One simulation run.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +146,8 @@ pub struct SimConfig {
     pub stall_ns: u64,
     /// Virtual-time costs.
     pub costs: SimCosts,
+    /// The network model.
+    pub network: SimNetworkKind,
     /// Stop after this much virtual time even if replies are missing.
     pub max_virtual_ns: u64,
 }
@@ -81,6 +170,7 @@ impl Default for SimConfig {
             stalls: 0,
             stall_ns: 50_000,
             costs: SimCosts::default(),
+            network: SimNetworkKind::Netstack,
             max_virtual_ns: 1_000_000_000,
         }
     }
@@ -124,61 +214,86 @@ impl SimReport {
 }
 
 /// Runs one simulation of the synthetic server.
-pub fn simulate(config: &SimConfig) -> SimReport {
+pub fn simulate(config: &SimConfig) -> Result<SimReport, FrameNetError> {
     let cores = config.cores.max(1);
-    let wire = SimWire::new(cores);
     let board = Arc::new(IpiBoard::new(cores, DEFAULT_IPI_THROTTLE_NS));
-    let transports = (0..cores)
-        .map(|core| SimTransport::new(core, Arc::clone(&wire)))
+    let platforms: Vec<SimCore> = (0..cores)
+        .map(|_| SimCore::new(config.costs, Arc::clone(&board)))
         .collect();
+    let workload = Workload::generate(&config.workload, cores, config.seed);
+    match config.network {
+        SimNetworkKind::Messages => {
+            let wire = SimWire::new(cores);
+            let transports = (0..cores)
+                .map(|core| SimTransport::new(core, Arc::clone(&wire)))
+                .collect();
+            let net = MessageNet {
+                wire,
+                checker: Checker::new(workload.connections()),
+                workload,
+                next_action: 0,
+                wire_ns: config.costs.wire_ns,
+            };
+            Ok(drive(config, transports, net, platforms))
+        }
+        SimNetworkKind::Netstack => {
+            let clocks: Vec<_> = platforms.iter().map(SimCore::clock_handle).collect();
+            let (net, transports) = FrameNet::new(
+                workload,
+                &clocks,
+                config.costs.wire_ns,
+                config.workload.steering,
+            )?;
+            Ok(drive(config, transports, net, platforms))
+        }
+    }
+}
+
+/// The simulation loop (module docs).
+fn drive<T: Transport, N: SimNetwork>(
+    config: &SimConfig,
+    transports: Vec<T>,
+    mut net: N,
+    mut platforms: Vec<SimCore>,
+) -> SimReport {
+    let cores = platforms.len();
     let core_config = CoreConfig {
         mode: config.mode,
         batch: config.batch,
         seed: config.seed,
     };
     let mut runtime = build_cores(transports, Arc::new(Synthetic), core_config);
-    let mut platforms: Vec<SimCore> = (0..cores)
-        .map(|_| SimCore::new(config.costs, Arc::clone(&board)))
-        .collect();
-    let workload = Workload::generate(&config.workload, cores, config.costs.wire_ns, config.seed);
-    let mut checker = Checker::new(workload.connections());
-    let mut stalls = draw_stalls(config, &workload, cores);
-    let mut arrivals = workload.arrivals.iter().peekable();
+    let mut stalls = draw_stalls(config, cores);
     let mut now = 0;
     // Run until every connection is closed, then until a whole round of
     // steps finds no work left (batches and remote calls in flight).
     let mut idle_steps = 0;
-    while (checker.closed < workload.connections() || idle_steps < cores)
-        && now <= config.max_virtual_ns
-    {
+    while (!net.done() || idle_steps < cores) && now <= config.max_virtual_ns {
         let core = earliest(&platforms);
-        now = platforms[core].clock;
-        while let Some(arrival) = arrivals.next_if(|a| a.time <= now) {
-            wire.deliver(arrival.core, arrival.segment.clone());
-        }
+        now = platforms[core].clock();
+        net.advance(now);
         if let Some(stall) = stalls.next_due(core, now) {
-            platforms[core].clock += stall;
+            platforms[core].advance(stall);
             continue;
         }
         let worked = runtime[core].step(&mut platforms[core]);
         idle_steps = if worked { 0 } else { idle_steps + 1 };
         deliver_ipis(core, &mut runtime, &mut platforms, &config.costs);
-        for (time, conn, reply) in wire.take_replies() {
-            checker.observe(&workload, time + config.costs.wire_ns, conn, reply);
-        }
+        net.collect();
     }
-    let mut latencies_ns = checker.latencies_ns;
+    let outcome = net.outcome();
+    let mut latencies_ns = outcome.latencies_ns;
     latencies_ns.sort_unstable();
     SimReport {
         per_core: runtime
             .iter()
             .map(|core| core.counters().snapshot())
             .collect(),
-        requests: workload.requests(),
-        answered: checker.answered,
-        order_violations: checker.order_violations,
-        closed_connections: checker.closed,
-        connections: workload.connections(),
+        requests: outcome.requests,
+        answered: outcome.answered,
+        order_violations: outcome.order_violations,
+        closed_connections: outcome.closed_connections,
+        connections: outcome.connections,
         latencies_ns,
         virtual_ns: now,
     }
@@ -189,20 +304,20 @@ fn earliest(platforms: &[SimCore]) -> usize {
     platforms
         .iter()
         .enumerate()
-        .min_by_key(|(index, platform)| (platform.clock, *index))
+        .min_by_key(|(index, platform)| (platform.clock(), *index))
         .map_or(0, |(index, _)| index)
 }
 
 /// Runs the IPI handlers of the IPIs `sender` sent in its last step on
 /// targets still inside application code when the IPI lands; the others
 /// find the mailbox at their next step.
-fn deliver_ipis(
+fn deliver_ipis<T: Transport>(
     sender: usize,
-    runtime: &mut [Core<SimTransport, Synthetic>],
+    runtime: &mut [Core<T, Synthetic>],
     platforms: &mut [SimCore],
     costs: &SimCosts,
 ) {
-    let sent_at = platforms[sender].clock;
+    let sent_at = platforms[sender].clock();
     let targets = std::mem::take(&mut platforms[sender].outbox);
     for target in targets {
         let lands = sent_at + costs.ipi_latency_ns;
@@ -210,14 +325,14 @@ fn deliver_ipis(
         else {
             continue;
         };
-        if !core.in_flight() || platform.clock <= lands {
+        if !core.in_flight() || platform.clock() <= lands {
             continue;
         }
-        let resume = platform.clock;
-        platform.clock = lands;
+        let resume = platform.clock();
+        platform.set_clock(lands);
         core.handle_ipi(platform);
-        let handler = platform.clock - lands + costs.ipi_handler_ns;
-        platform.clock = resume + handler;
+        let handler = platform.clock() - lands + costs.ipi_handler_ns;
+        platform.set_clock(resume + handler);
     }
 }
 
@@ -226,9 +341,13 @@ struct Stalls {
     per_core: Vec<Vec<(u64, u64)>>,
 }
 
-fn draw_stalls(config: &SimConfig, workload: &Workload, cores: usize) -> Stalls {
+fn draw_stalls(config: &SimConfig, cores: usize) -> Stalls {
     let mut rng = StdRng::seed_from_u64(config.seed ^ 0x5a11);
-    let horizon = workload.arrivals.last().map_or(1, |a| a.time.max(1));
+    let workload = &config.workload;
+    let horizon = (workload.mean_interarrival_ns
+        * workload.connections as f64
+        * workload.requests_per_connection as f64)
+        .max(1.0) as u64;
     let mut per_core = vec![Vec::new(); cores];
     for _ in 0..config.stalls {
         let core = rng.random_range(0..cores);

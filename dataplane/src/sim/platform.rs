@@ -1,15 +1,17 @@
 //! One simulated core's platform: a virtual clock that runtime work and
 //! application spinning advance, and an outbox of IPIs the simulator
-//! delivers after the step.
+//! delivers after the step. The clock is shared (an atomic) so the core's
+//! simulated NIC queue can stamp the frames it transmits.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::costs::SimCosts;
 use crate::platform::{CorePlatform, IpiBoard, Work};
 
 /// The [`CorePlatform`] of one simulated core.
 pub(crate) struct SimCore {
-    pub(crate) clock: u64,
+    clock: Arc<AtomicU64>,
     costs: SimCosts,
     board: Arc<IpiBoard>,
     pub(crate) outbox: Vec<usize>,
@@ -18,21 +20,38 @@ pub(crate) struct SimCore {
 impl SimCore {
     pub(crate) fn new(costs: SimCosts, board: Arc<IpiBoard>) -> Self {
         SimCore {
-            clock: 0,
+            clock: Arc::default(),
             costs,
             board,
             outbox: Vec::new(),
         }
     }
+
+    /// The shared clock.
+    pub(crate) fn clock_handle(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.clock)
+    }
+
+    pub(crate) fn clock(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_clock(&mut self, ns: u64) {
+        self.clock.store(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn advance(&mut self, ns: u64) {
+        self.set_clock(self.clock().saturating_add(ns));
+    }
 }
 
 impl CorePlatform for SimCore {
     fn now_ns(&self) -> u64 {
-        self.clock
+        self.clock()
     }
 
     fn spin(&mut self, ns: u64) {
-        self.clock += ns;
+        self.advance(ns);
     }
 
     fn spin_quantum_ns(&self) -> u64 {
@@ -42,7 +61,7 @@ impl CorePlatform for SimCore {
     }
 
     fn charge(&mut self, work: Work) {
-        self.clock += self.costs.of(work);
+        self.advance(self.costs.of(work));
     }
 
     fn board(&self) -> &IpiBoard {

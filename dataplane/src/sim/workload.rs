@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp};
 
 use super::net::{Payload, Reply, Segment};
-use crate::synthetic_protocol::{RESPONSE_LEN, Request, decode_response};
+use crate::synthetic_protocol::{REQUEST_LEN, RESPONSE_LEN, Request, decode_response};
 
 /// Service-time distribution of the synthetic requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,11 +45,55 @@ pub struct WorkloadConfig {
     pub split_probability: f64,
 }
 
-/// A segment the client sends, at the time it reaches the server.
+/// What a client does on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Open the connection.
+    Open,
+    /// Send request `id`; in the message model, split its bytes at `split`.
+    Request {
+        id: u64,
+        service_ns: u64,
+        split: Option<usize>,
+    },
+    /// Close the client's side.
+    Close,
+}
+
+/// One client action, at the time the client performs it.
 pub(crate) struct Arrival {
     pub(crate) time: u64,
     pub(crate) core: usize,
-    pub(crate) segment: Segment,
+    pub(crate) conn: u64,
+    pub(crate) action: Action,
+}
+
+impl Arrival {
+    /// The action as message-model segments.
+    pub(crate) fn segments(&self) -> Vec<Segment> {
+        let segment = |payload| Segment {
+            conn: self.conn,
+            payload,
+        };
+        match self.action {
+            Action::Open => vec![segment(Payload::Open(PORT))],
+            Action::Close => vec![segment(Payload::Fin)],
+            Action::Request {
+                id,
+                service_ns,
+                split,
+            } => {
+                let wire = Request { id, service_ns }.encode();
+                match split {
+                    Some(cut) if cut > 0 && cut < wire.len() => vec![
+                        segment(Payload::Data(wire[..cut].to_vec())),
+                        segment(Payload::Data(wire[cut..].to_vec())),
+                    ],
+                    _ => vec![segment(Payload::Data(wire.to_vec()))],
+                }
+            }
+        }
+    }
 }
 
 /// The generated schedule and what the checker needs to judge replies.
@@ -62,14 +106,8 @@ pub(crate) struct Workload {
 pub(crate) const PORT: u16 = 7000;
 
 impl Workload {
-    /// Draws the schedule from `seed`; segments reach the server `wire_ns`
-    /// after they are sent.
-    pub(crate) fn generate(
-        config: &WorkloadConfig,
-        cores: usize,
-        wire_ns: u64,
-        seed: u64,
-    ) -> Workload {
+    /// Draws the schedule from `seed`.
+    pub(crate) fn generate(config: &WorkloadConfig, cores: usize, seed: u64) -> Workload {
         let mut rng = StdRng::seed_from_u64(seed);
         let connections = config.connections.max(1);
         let per_conn_mean = config.mean_interarrival_ns.max(1.0) * connections as f64;
@@ -82,17 +120,15 @@ impl Workload {
                 Steering::AllOn(core) => core.min(cores.saturating_sub(1)),
             };
             let mut time: f64 = rng.random_range(0.0..1_000.0);
-            let mut push = |time: f64, payload| {
+            let mut push = |time: f64, action| {
                 arrivals.push(Arrival {
-                    time: time as u64 + wire_ns,
+                    time: time as u64,
                     core,
-                    segment: Segment {
-                        conn: conn as u64,
-                        payload,
-                    },
+                    conn: conn as u64,
+                    action,
                 });
             };
-            push(time, Payload::Open(PORT));
+            push(time, Action::Open);
             let mut times = Vec::with_capacity(config.requests_per_connection);
             for id in 0..config.requests_per_connection as u64 {
                 time += gap.map_or(per_conn_mean, |gap| gap.sample(&mut rng));
@@ -102,20 +138,23 @@ impl Workload {
                         .map_or(mean, |exp| exp.sample(&mut rng))
                         as u64,
                 };
-                let wire = Request { id, service_ns }.encode();
-                if rng.random_bool(config.split_probability.clamp(0.0, 1.0)) {
-                    let cut = rng.random_range(1..wire.len());
-                    push(time, Payload::Data(wire[..cut].to_vec()));
-                    push(time, Payload::Data(wire[cut..].to_vec()));
-                } else {
-                    push(time, Payload::Data(wire.to_vec()));
-                }
+                let split = rng
+                    .random_bool(config.split_probability.clamp(0.0, 1.0))
+                    .then(|| rng.random_range(1..REQUEST_LEN));
+                push(
+                    time,
+                    Action::Request {
+                        id,
+                        service_ns,
+                        split,
+                    },
+                );
                 times.push(time as u64);
             }
-            push(time + 1.0, Payload::Fin);
+            push(time + 1.0, Action::Close);
             sent_at.push(times);
         }
-        // Stable: segments of one connection keep their order on ties.
+        // Stable: actions of one connection keep their order on ties.
         arrivals.sort_by_key(|arrival| arrival.time);
         Workload { arrivals, sent_at }
     }

@@ -1,0 +1,260 @@
+//! The `zygos run` entry point: builds a dataplane from a [`RunArgs`]
+//! (NIC, one netstack instance per core listening on the service port, the
+//! scheduler, the process platform), serves until SIGINT or SIGTERM, and
+//! prints each core's counters.
+//!
+//! Applications from other crates plug in with [`Dataplane::start`]; the
+//! built-in ones are chosen by name ([`BuiltinApp`]). A test or a harness
+//! that stops the dataplane itself uses [`Dataplane::start`] and
+//! [`Dataplane::stop`]; the CLI calls [`cli`].
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use netstack::{Stack, StackConfig};
+
+use crate::app::App;
+use crate::apps::{Echo, Synthetic};
+use crate::counters::{CoreCounters, CounterSnapshot};
+use crate::netstack_transport::NetstackTransport;
+use crate::nic::{self, NicOptions, NicSpec, OpenError};
+use crate::process::{self, ProcessError, ProcessRunner};
+use crate::runtime::{CoreConfig, build_cores};
+use crate::sched::SchedMode;
+
+/// The built-in applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuiltinApp {
+    /// Echoes every byte received on each connection.
+    Echo,
+    /// The synthetic spin server (request format in `synthetic_protocol`).
+    Synthetic,
+}
+
+/// Where the dataplane cores run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PlatformKind {
+    /// One pinned thread per core.
+    #[default]
+    Process,
+    /// vCPUs of a Dune-like KVM sandbox.
+    Vmx,
+}
+
+/// Arguments of `zygos run`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "zygos run", about = "Serve an application as a dataplane")]
+pub struct RunArgs {
+    /// The application to serve.
+    #[arg(value_enum)]
+    pub app: BuiltinApp,
+    /// Number of dataplane cores (one NIC queue each).
+    #[arg(long, default_value_t = 1)]
+    pub cores: usize,
+    /// Scheduling mode.
+    #[arg(long, value_enum, default_value_t = SchedMode::Zygos)]
+    pub sched: SchedMode,
+    /// Batch bound B of the partitioned mode.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Platform.
+    #[arg(long, value_enum, default_value_t = PlatformKind::Process)]
+    pub platform: PlatformKind,
+    /// NIC: shm:NAME or tap:NAME.
+    #[arg(long)]
+    pub nic: NicSpec,
+    /// The dataplane's IPv4 address.
+    #[arg(long)]
+    pub ip: Ipv4Addr,
+    /// Prefix length of the dataplane's subnet.
+    #[arg(long, default_value_t = 24)]
+    pub netmask_len: u8,
+    /// TCP port the application listens on.
+    #[arg(long)]
+    pub port: u16,
+}
+
+/// Why a dataplane could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--cores 0`.
+    #[error("at least one core is needed")]
+    NoCores,
+    /// The platform is not part of this build.
+    #[error("platform {0:?} is not available in this build (use --platform process)")]
+    PlatformUnavailable(PlatformKind),
+    /// The NIC could not be opened.
+    #[error(transparent)]
+    Nic(#[from] OpenError),
+    /// The network stack rejected its configuration.
+    #[error("network stack configuration: {0}")]
+    Stack(#[from] netstack::ConfigError),
+    /// The service port could not be listened on.
+    #[error("listen: {0}")]
+    Listen(#[from] netstack::ListenError),
+    /// The core threads failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// Waiting for SIGINT/SIGTERM failed (errno).
+    #[error("waiting for a termination signal failed (errno {0})")]
+    Signal(i32),
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Each core's counters at the end.
+    pub per_core: Vec<CounterSnapshot>,
+}
+
+impl RunReport {
+    /// Sum over the cores.
+    pub fn total(&self) -> CounterSnapshot {
+        self.per_core
+            .iter()
+            .fold(CounterSnapshot::default(), |sum, core| sum.add(core))
+    }
+}
+
+/// A running dataplane.
+pub struct Dataplane {
+    runner: ProcessRunner,
+}
+
+/// The locally administered MAC derived from an IPv4 address.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x5a, a, b, c, d]
+}
+
+impl Dataplane {
+    /// Opens the NIC, builds one listening stack per core and starts the
+    /// cores serving `app`.
+    pub fn start<A: App>(args: &RunArgs, app: A) -> Result<Dataplane, RunError> {
+        if args.cores == 0 {
+            return Err(RunError::NoCores);
+        }
+        if args.platform != PlatformKind::Process {
+            return Err(RunError::PlatformUnavailable(args.platform));
+        }
+        let mac = mac_for(args.ip);
+        let options = NicOptions {
+            queues: args.cores,
+            mac,
+            ipv4: args.ip,
+            ..NicOptions::default()
+        };
+        let device = nic::open(&args.nic, &options)?;
+        let mut transports = Vec::new();
+        for queue in device.queues {
+            let mut stack = Stack::new(StackConfig {
+                mac,
+                ipv4: args.ip,
+                netmask_len: args.netmask_len,
+                ..StackConfig::default()
+            })?;
+            stack.listen(args.port)?;
+            transports.push(NetstackTransport::new(stack, queue));
+        }
+        let config = CoreConfig {
+            mode: args.sched,
+            batch: args.batch,
+            seed: u64::from(std::process::id()),
+        };
+        let runner = process::spawn(build_cores(transports, Arc::new(app), config))?;
+        tracing::info!(
+            cores = args.cores,
+            sched = %args.sched,
+            nic = %args.nic,
+            ip = %args.ip,
+            port = args.port,
+            "dataplane serving"
+        );
+        Ok(Dataplane { runner })
+    }
+
+    /// Each core's live counters.
+    pub fn counters(&self) -> &[Arc<CoreCounters>] {
+        self.runner.counters()
+    }
+
+    /// Stops the cores and reports their counters.
+    pub fn stop(self) -> Result<RunReport, RunError> {
+        let per_core = self.counters().iter().map(|c| c.snapshot()).collect();
+        self.runner.stop()?;
+        Ok(RunReport { per_core })
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in the calling thread (and the threads it
+/// spawns afterwards) and returns the set, for [`wait_for`].
+fn block_termination() -> libc::sigset_t {
+    // SAFETY: the set is initialised by sigemptyset before use, and
+    // pthread_sigmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Waits until one signal of `set` (blocked) is pending and takes it.
+fn wait_for(set: &libc::sigset_t) -> Result<i32, RunError> {
+    let mut signal = 0;
+    // SAFETY: `set` is an initialised signal set and `signal` a valid out
+    // pointer for the duration of the call.
+    let status = unsafe { libc::sigwait(set, &mut signal) };
+    if status != 0 {
+        return Err(RunError::Signal(status));
+    }
+    Ok(signal)
+}
+
+/// Runs `app` until SIGINT or SIGTERM, then prints each core's counters.
+pub fn run_until_signal<A: App>(args: &RunArgs, app: A) -> Result<RunReport, RunError> {
+    let set = block_termination();
+    let dataplane = Dataplane::start(args, app)?;
+    let signal = wait_for(&set)?;
+    tracing::info!(signal, "stopping");
+    let report = dataplane.stop()?;
+    for (core, counters) in report.per_core.iter().enumerate() {
+        println!("core {core}: {counters}");
+    }
+    println!("total: {}", report.total());
+    Ok(report)
+}
+
+/// Runs a built-in application as described by `args`.
+pub fn run(args: &RunArgs) -> Result<RunReport, RunError> {
+    match args.app {
+        BuiltinApp::Echo => run_until_signal(args, Echo),
+        BuiltinApp::Synthetic => run_until_signal(args, Synthetic),
+    }
+}
+
+/// `zygos run ARGS...` for the CLI: parses, runs, and maps the outcome to an
+/// exit code (2 for bad arguments, 1 for a failed run).
+pub fn cli(args: &[String]) -> ExitCode {
+    let parsed = RunArgs::try_parse_from(
+        std::iter::once("zygos run").chain(args.iter().map(String::as_str)),
+    );
+    let args = match parsed {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(&args) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("zygos run: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
