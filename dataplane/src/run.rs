@@ -182,8 +182,9 @@ impl Dataplane {
 
     /// Stops the cores and reports their counters.
     pub fn stop(self) -> Result<RunReport, RunError> {
-        let per_core = self.counters().iter().map(|c| c.snapshot()).collect();
+        let counters = self.counters().to_vec();
         self.runner.stop()?;
+        let per_core = counters.iter().map(|c| c.snapshot()).collect();
         Ok(RunReport { per_core })
     }
 }

@@ -20,7 +20,7 @@ const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 const PORT: u16 = 7000;
 const CONNECTIONS: usize = 24;
-const REQUESTS: u64 = 40;
+const REQUESTS: u64 = 100;
 const DEPTH: u64 = 4;
 const SERVICE_NS: u64 = 20_000;
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -65,6 +65,8 @@ fn load(nic_name: &str) -> SyntheticClient {
             }
         }
         client.step(now(), &mut queue);
+        // Leave CPU time to the two core threads on a 2-CPU machine.
+        std::thread::yield_now();
     }
     client
 }
@@ -107,7 +109,9 @@ fn stealing_serves_a_skewed_rss_table_in_order() {
     let total = report.total();
     assert_eq!(report.per_core[1].packets, 0, "RSS sent frames to core 1");
     assert!(report.per_core[1].steals > 0, "core 1 never stole: {total}");
-    assert_eq!(total.remote_batches_sent, total.remote_batches_executed);
+    // Core 1's replies went out through core 0, the only one with the TCP
+    // state: its remote system calls reached the home core.
+    assert!(report.per_core[0].remote_syscalls > 0, "{total}");
 }
 
 #[test]
