@@ -104,10 +104,10 @@ pub enum VmError {
         rip: u64,
     },
     /// The VM stopped in a way the sandbox does not handle.
-    #[error("unexpected VM exit: {what} at rip {rip:#x}")]
+    #[error("unexpected VM exit: {exit} at rip {rip:#x}")]
     UnexpectedExit {
-        /// The exit (e.g. "shutdown (triple fault)", "I/O port 0x3f8").
-        what: String,
+        /// The exit.
+        exit: crate::exits::Exit,
         /// Guest instruction pointer at the exit.
         rip: u64,
     },

@@ -27,6 +27,25 @@ pub enum Exit {
     Other(&'static str),
 }
 
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::IoOut(port) => write!(f, "out to I/O port {port:#x}"),
+            Self::IoIn(port) => write!(f, "in from I/O port {port:#x}"),
+            Self::Mmio(address) => {
+                write!(f, "access to unmapped guest-physical address {address:#x}")
+            }
+            Self::Hlt => f.write_str("hlt"),
+            Self::Shutdown => f.write_str("shutdown (triple fault)"),
+            Self::InternalError => {
+                f.write_str("KVM internal error (emulation failure, e.g. SSE at CPL0)")
+            }
+            Self::FailEntry(reason) => write!(f, "VM entry failed (hardware reason {reason:#x})"),
+            Self::Other(what) => f.write_str(what),
+        }
+    }
+}
+
 impl Exit {
     /// Copies the relevant part of a `VcpuExit`.
     pub fn from_kvm(exit: &VcpuExit<'_>) -> Self {

@@ -77,12 +77,12 @@ fn wrmsr(index: u32, value: u64) -> Result<(), NotInGuest> {
     if !in_guest() {
         return Err(NotInGuest);
     }
-    // SAFETY: inside a vCPU, `int1` with RAX = SANDBOX_WRMSR enters the
+    // SAFETY: inside a vCPU, `int3` with RAX = SANDBOX_WRMSR enters the
     // CPL0 gate that writes EDX:EDI to MSR ESI and returns with iretq; it
     // clobbers RAX and RCX (declared). The gate runs on the TSS stack.
     unsafe {
         std::arch::asm!(
-            ".byte 0xf1", // int1 (ICEBP)
+            "int3",
             inlateout("rax") SANDBOX_WRMSR => _,
             in("esi") index,
             in("edi") value as u32,
@@ -112,12 +112,12 @@ pub fn set_tsc_deadline(tsc: u64) -> Result<(), NotInGuest> {
 
 /// Tells the host the closure returned (the DONE sandbox call); never resumes.
 pub(crate) fn hypercall_done() -> ! {
-    // SAFETY: `int1` with RAX = SANDBOX_DONE enters the CPL0 gate whose
+    // SAFETY: `int3` with RAX = SANDBOX_DONE enters the CPL0 gate whose
     // `out` makes the DONE exit; the host never resumes this vCPU after it
     // (a stray resume hits ud2).
     unsafe {
         std::arch::asm!(
-            ".byte 0xf1", // int1 (ICEBP)
+            "int3",
             "ud2",
             in("rax") SANDBOX_DONE,
             options(noreturn, nostack)

@@ -8,6 +8,9 @@
 //! seen by the guest (KVM follows the host page tables through MMU
 //! notifiers), and memory that is not mapped on the host makes `KVM_RUN`
 //! fail with `EFAULT` instead of reaching freed pages.
+//!
+//! Nothing here allocates after construction: [`GuestMemory::map_on_fault`]
+//! runs while the faulting guest code may hold the allocator's lock.
 
 use crate::error::VmError;
 use crate::maps;
@@ -15,6 +18,7 @@ use crate::paging::PageTables;
 use crate::region::LARGE_PAGE;
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
+use std::ops::{ControlFlow, Range};
 
 /// Guest-physical address of the first slot (above the 32-bit MMIO hole).
 const GPA_BASE: u64 = 1 << 32;
@@ -24,8 +28,7 @@ const GPA_BASE: u64 = 1 << 32;
 pub enum FaultFix {
     /// New slots and mappings were added: resume the guest.
     Mapped,
-    /// The guest already maps the address (another vCPU added it, or the
-    /// fault is not about a missing mapping).
+    /// The guest already maps the address (another vCPU added it).
     AlreadyMapped,
     /// No readable host mapping contains the address: a real guest fault.
     NoHostMapping,
@@ -56,9 +59,18 @@ impl GuestMemory {
         let pool = memory.tables.pool();
         let (pool_addr, pool_len) = (pool.addr(), pool.len() as u64);
         memory.add_slot(vm, pool_addr..pool_addr + pool_len)?;
-        let regions = maps::current().map_err(VmError::HostMemory)?;
-        memory.map_chunks(vm, &maps::chunks_of(&regions))?;
-        Ok(memory)
+        let mut result = Ok(());
+        maps::for_each_region(|region| {
+            if maps::mapped_up_front(region)
+                && let Err(e) = memory.map_range(vm, region.range.clone())
+            {
+                result = Err(e);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(VmError::HostMemory)?;
+        result.map(|()| memory)
     }
 
     /// The guest's CR3.
@@ -71,7 +83,7 @@ impl GuestMemory {
         self.tables.translate(address).is_some()
     }
 
-    fn add_slot(&mut self, vm: &VmFd, hva: std::ops::Range<u64>) -> Result<u64, VmError> {
+    fn add_slot(&mut self, vm: &VmFd, hva: Range<u64>) -> Result<u64, VmError> {
         let size = hva.end - hva.start;
         let gpa = self.next_gpa;
         if gpa + size > self.gpa_limit {
@@ -99,30 +111,39 @@ impl GuestMemory {
         Ok(gpa)
     }
 
-    /// Maps the given 2 MiB chunks (sorted) that are not mapped yet; returns
-    /// how many were added.
-    pub fn map_chunks(&mut self, vm: &VmFd, chunks: &[u64]) -> Result<usize, VmError> {
-        let missing: Vec<u64> = chunks
-            .iter()
-            .copied()
-            .filter(|&c| !self.is_mapped(c))
-            .collect();
-        for run in maps::runs(&missing) {
-            let gpa = self.add_slot(vm, run.clone())?;
-            for (i, chunk) in (run.start..run.end)
-                .step_by(LARGE_PAGE as usize)
-                .enumerate()
-            {
-                self.tables.map_large(chunk, gpa + i as u64 * LARGE_PAGE)?;
-            }
+    fn map_run(&mut self, vm: &VmFd, run: Range<u64>) -> Result<(), VmError> {
+        let gpa = self.add_slot(vm, run.clone())?;
+        for chunk in (run.start..run.end).step_by(LARGE_PAGE as usize) {
+            self.tables.map_large(chunk, gpa + (chunk - run.start))?;
         }
-        Ok(missing.len())
+        Ok(())
     }
 
-    /// Maps the host range `[start, start + len)`, wherever it is.
-    pub fn map_range(&mut self, vm: &VmFd, start: u64, len: u64) -> Result<usize, VmError> {
-        let chunks: Vec<u64> = maps::chunk_range(&(start..start + len)).collect();
-        self.map_chunks(vm, &chunks)
+    /// Maps the 2 MiB chunks covering `range` that the guest does not map
+    /// yet, one slot per run of consecutive new chunks; returns how many
+    /// chunks were added.
+    pub fn map_range(&mut self, vm: &VmFd, range: Range<u64>) -> Result<u64, VmError> {
+        let first = range.start - range.start % LARGE_PAGE;
+        let end = range.end.div_ceil(LARGE_PAGE) * LARGE_PAGE;
+        let mut added = 0;
+        let mut run: Option<Range<u64>> = None;
+        for chunk in (first..end).step_by(LARGE_PAGE as usize) {
+            if self.is_mapped(chunk) {
+                if let Some(r) = run.take() {
+                    self.map_run(vm, r)?;
+                }
+                continue;
+            }
+            added += 1;
+            match &mut run {
+                Some(r) => r.end = chunk + LARGE_PAGE,
+                None => run = Some(chunk..chunk + LARGE_PAGE),
+            }
+        }
+        if let Some(r) = run {
+            self.map_run(vm, r)?;
+        }
+        Ok(added)
     }
 
     /// Handles a guest page fault at `address` by mapping the host region
@@ -131,10 +152,9 @@ impl GuestMemory {
         if self.is_mapped(address) {
             return Ok(FaultFix::AlreadyMapped);
         }
-        let regions = maps::current().map_err(VmError::HostMemory)?;
-        match maps::chunks_for_fault(&regions, address) {
-            Some(chunks) => {
-                self.map_chunks(vm, &chunks)?;
+        match maps::readable_region_at(address).map_err(VmError::HostMemory)? {
+            Some(region) => {
+                self.map_range(vm, maps::range_to_map(&region, address))?;
                 Ok(FaultFix::Mapped)
             }
             None => Ok(FaultFix::NoHostMapping),

@@ -12,20 +12,21 @@
 //!
 //! | entry                  | reached by                     | CPL | does                                 |
 //! |------------------------|--------------------------------|-----|--------------------------------------|
-//! | exception stub `v`     | exception `v` (0..32, not 1)   | 0   | `out EXCEPTION_PORT_BASE + v`, iretq |
-//! | syscall entry (LSTAR)  | `syscall` at CPL3              | 3   | `int1`, `jmp rcx`                    |
-//! | sandbox-call gate      | `int1` (vector 1), RAX = call  | 0   | by RAX:                              |
+//! | exception stub `v`     | exception `v` (0..32)          | 0   | `out EXCEPTION_PORT_BASE + v`, iretq |
+//! | syscall entry (LSTAR)  | `syscall` at CPL3              | 3   | RAX to R11, sandbox call, `jmp rcx`  |
+//! | sandbox-call gate      | `int3` (vector 3), EAX = call  | 0   | by EAX:                              |
 //! |   `SANDBOX_WRMSR`      | IPI send, TSC deadline         |     | `wrmsr`                              |
+//! |   `SANDBOX_SYSCALL`    | the syscall entry              |     | `out SYSCALL_PORT`                   |
 //! |   `SANDBOX_EOI_RETURN` | end of the interrupt entry     |     | x2APIC EOI, return from interrupt    |
 //! |   `SANDBOX_DONE`       | closure returned               |     | `out DONE_PORT`                      |
-//! |   anything else        | a system call (RAX = number)   |     | `out SYSCALL_PORT`                   |
+//! |   anything else        | a real breakpoint              |     | exception stub 3                     |
 //! | interrupt entry        | vectors 0xF1, 0xF2 (IST 1)     | 3   | saves state, calls the handler       |
 //!
 //! Measured on these hosts: `int n` raises #UD, `out` at CPL3 raises #GP
-//! (the host keeps the guest's IOPL at 0 whatever RFLAGS says), and
-//! `syscall` jumps to IA32_LSTAR without leaving CPL3. Exceptions do reach
-//! CPL0 through the IDT and the TSS, so the one CPL3-to-CPL0 door is an
-//! exception vector: `int1` (#DB, vector 1), which nothing else raises.
+//! (the host keeps the guest's IOPL at 0 whatever RFLAGS says), `syscall`
+//! jumps to IA32_LSTAR without leaving CPL3, and `int1` comes back with
+//! RIP on itself. Exceptions do reach CPL0 through the IDT and the TSS, so
+//! the CPL3-to-CPL0 door is the breakpoint trap, `int3`.
 //!
 //! The interrupt entry runs at CPL3 through a gate whose selector is the
 //! user code segment, on the IST 1 stack (IST forces a stack switch even
@@ -50,12 +51,15 @@ pub const EXCEPTION_STUB_STRIDE: usize = 16;
 pub const TIMER_VECTOR: u8 = 0xF1;
 /// Vector of the inter-processor interrupt (ZygOS uses 0xF2).
 pub const IPI_VECTOR: u8 = 0xF2;
-/// Vector of the sandbox-call gate, raised by `int1` (ICEBP): no DPL check,
-/// and nothing else in the guest uses it (no debugger, TF never set).
-pub const SANDBOX_CALL_VECTOR: u8 = 1;
+/// Vector of the sandbox-call gate, raised by `int3` with a call number in
+/// EAX (DPL 3). `int3` is a trap everywhere; `int1` (ICEBP) is reported
+/// with RIP on the instruction itself by these hosts, so it is not used.
+pub const SANDBOX_CALL_VECTOR: u8 = 3;
 /// Sandbox call number (in RAX) writing an MSR at CPL0:
 /// ESI = MSR index, EDX:EDI = value. Far above Linux's numbers.
 pub const SANDBOX_WRMSR: u32 = 0x7A79_0001;
+/// Sandbox call number of a forwarded system call (the Linux number in R11).
+pub const SANDBOX_SYSCALL: u32 = 0x7A79_0004;
 /// Sandbox call number ending the CPL3 interrupt entry: EOI and return.
 pub const SANDBOX_EOI_RETURN: u32 = 0x7A79_0002;
 /// Sandbox call number telling the host the closure returned (DONE exit).
@@ -84,16 +88,19 @@ global_asm!(
     ".endr",
     // IA32_LSTAR. `syscall` arrives here still at CPL3 on these hosts
     // (IA32_FMASK is 0: flags, IF included, are unchanged), so this is
-    // native code: enter CPL0 through the sandbox-call gate, then return
-    // to the caller (RCX). Arithmetic flags are clobbered, as `syscall`
-    // callers expect.
+    // native code: move the system-call number to R11 (which `syscall`
+    // clobbers anyway), enter CPL0 through the sandbox-call gate, then
+    // return to the caller (RCX). Arithmetic flags are clobbered, as
+    // `syscall` callers expect.
     ".balign 16",
     ".global vmx_syscall_entry",
     "vmx_syscall_entry:",
-    ".byte 0xf1", // int1 (ICEBP)
+    "mov r11, rax",
+    "mov eax, {syscall}",
+    "int3",
     "jmp rcx",
-    // Sandbox-call gate: vector 1, entered by `int1` (ICEBP) at CPL3.
-    // RAX selects the call; any other value is a system call to forward.
+    // Sandbox-call gate: vector 3, entered by `int3` at CPL3. RAX selects
+    // the call; any other value is a real breakpoint, reported as vector 3.
     ".balign 16",
     ".global vmx_sandbox_call",
     "vmx_sandbox_call:",
@@ -105,8 +112,15 @@ global_asm!(
     "wrmsr",
     "iretq",
     "3:",
-    "cmp eax, {eoi_return}",
+    "cmp eax, {syscall}",
     "jne 4f",
+    // A system call: number in R11, arguments in RDI, RSI, RDX, R10, R8,
+    // R9; the host puts the result in RAX.
+    "out 0xE0, al",
+    "iretq",
+    "4:",
+    "cmp eax, {eoi_return}",
+    "jne 5f",
     // EOI, then return from the interrupt whose saved RDX, RCX, RAX and
     // frame are at the caller's RSP (the end of the CPL3 interrupt entry).
     // Returning with iretq from CPL0 is what restores IF: at CPL3 with
@@ -120,14 +134,13 @@ global_asm!(
     "pop rcx",
     "pop rax",
     "iretq",
-    "4:",
+    "5:",
     "cmp eax, {done}",
-    "jne 5f",
+    "jne 6f",
     "out 0xE1, al",
     "ud2",
-    "5:",
-    "out 0xE0, al",
-    "iretq",
+    "6:",
+    "jmp vmx_exception_stubs + 3 * 16",
     // CPL3 interrupt entries (IST 1 stack, IF clear).
     ".balign 16",
     ".global vmx_timer_entry",
@@ -181,13 +194,14 @@ global_asm!(
     "pop rsi",
     "pop rdi",
     "mov eax, {eoi_return}",
-    ".byte 0xf1", // int1 (ICEBP)
+    "int3",
     "ud2",
     ".popsection",
     dispatch = sym crate::guest::interrupt_dispatch,
     wrmsr = const SANDBOX_WRMSR,
     eoi_return = const SANDBOX_EOI_RETURN,
     done = const SANDBOX_DONE,
+    syscall = const SANDBOX_SYSCALL,
 );
 
 unsafe extern "C" {

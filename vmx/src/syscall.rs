@@ -9,7 +9,8 @@
 //! Calls that would make the host thread leave the run loop or that
 //! change state the guest does not share are refused (see [`policy`]).
 
-/// The Linux x86-64 system-call arguments (RAX, RDI, RSI, RDX, R10, R8, R9).
+/// The Linux x86-64 system-call arguments (number, then RDI, RSI, RDX, R10,
+/// R8, R9; the guest entry moves the number from RAX to R11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallArgs {
     /// System-call number.

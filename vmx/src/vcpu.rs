@@ -126,7 +126,7 @@ impl Vcpu {
         let area = HostRegion::new(AREA_SIZE)?;
         area.protect_none(GUARD_OFFSET, PAGE as usize)?;
         vm.memory()
-            .map_range(&vm.fd, area.addr(), area.len() as u64)?;
+            .map_range(&vm.fd, area.addr()..area.addr() + area.len() as u64)?;
         let tss_base = area.addr() + TSS_OFFSET as u64;
         let gdt: Vec<u8> = arch::gdt(tss_base)
             .iter()
@@ -372,7 +372,7 @@ impl Vcpu {
                 Action::Unexpected(exit) => {
                     self.counts.unexpected += 1;
                     return Err(VmError::UnexpectedExit {
-                        what: describe(exit),
+                        exit,
                         rip: self.rip(),
                     });
                 }
@@ -387,7 +387,7 @@ impl Vcpu {
             .get_regs()
             .map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
         let call = SyscallArgs {
-            nr: regs.rax,
+            nr: regs.r11,
             args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
         };
         regs.rax = match syscall::policy(&call) {
@@ -463,20 +463,5 @@ impl Vcpu {
         }
         self.counts.faults += 1;
         Err(VmError::Fault(fault))
-    }
-}
-
-fn describe(exit: Exit) -> String {
-    match exit {
-        Exit::IoOut(port) => format!("out to I/O port {port:#x}"),
-        Exit::IoIn(port) => format!("in from I/O port {port:#x}"),
-        Exit::Mmio(address) => format!("access to unmapped guest-physical address {address:#x}"),
-        Exit::Hlt => "hlt".to_owned(),
-        Exit::Shutdown => "shutdown (triple fault)".to_owned(),
-        Exit::InternalError => {
-            "KVM internal error (emulation failure, e.g. SSE at CPL0)".to_owned()
-        }
-        Exit::FailEntry(reason) => format!("VM entry failed (hardware reason {reason:#x})"),
-        Exit::Other(what) => what.to_owned(),
     }
 }

@@ -145,7 +145,7 @@ impl Vm {
     pub fn map_range(&self, start: u64, len: u64) -> Result<(), VmError> {
         self.shared
             .memory()
-            .map_range(&self.shared.fd, start, len)
+            .map_range(&self.shared.fd, start..start + len)
             .map(drop)
     }
 }
@@ -161,10 +161,8 @@ fn fill_idt(idt: &HostRegion) -> Result<(), VmError> {
     };
     let mut gates = Vec::new();
     for vector in 0..stubs::EXCEPTION_VECTORS {
-        // int3 is allowed from CPL3 so that a breakpoint reports as vector 3.
         let gate = match vector {
             stubs::SANDBOX_CALL_VECTOR => kernel(stubs::sandbox_call_entry(), 3),
-            3 => kernel(stubs::exception_stub(vector), 3),
             _ => kernel(stubs::exception_stub(vector), 0),
         };
         gates.push((vector, gate));
