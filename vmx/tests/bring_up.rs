@@ -49,3 +49,47 @@ fn closure_uses_heap_stack_and_thread_locals() {
     );
     println!("kvm stats: {:?}", stats.values);
 }
+
+#[test]
+fn pure_memory_loop_makes_no_exits() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    let mut vcpu = vm.create_vcpu(0).unwrap();
+    const ITERATIONS: u64 = 20_000_000;
+    let mut table = vec![0u64; 1 << 16];
+    let work = |table: &mut Vec<u64>| {
+        let mut x = 1u64;
+        for i in 0..ITERATIONS {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+            let slot = (x >> 48) as usize % table.len();
+            table[slot] = table[slot].wrapping_add(x);
+        }
+        std::hint::black_box(table[0])
+    };
+    // First pass touches every page (shadow-paging faults, in the kernel).
+    vcpu.run_closure(|| work(&mut table)).unwrap();
+    let (ours, kvm) = (vcpu.exit_counts(), vcpu.kvm_stats().unwrap());
+    let start = std::time::Instant::now();
+    vcpu.run_closure(|| work(&mut table)).unwrap();
+    let guest_time = start.elapsed();
+    let ours = vcpu.exit_counts().since(&ours);
+    let kvm = vcpu.kvm_stats().unwrap().since(&kvm);
+    let start = std::time::Instant::now();
+    work(&mut table);
+    let host_time = start.elapsed();
+    let user_exits = ours.total() - ours.returns;
+    let kvm_exits = kvm.get("exits").unwrap_or(0);
+    let per_million = |n: u64| n as f64 * 1e6 / ITERATIONS as f64;
+    println!(
+        "{ITERATIONS} loop iterations: {user_exits} exits to user space ({:.3}/M), {kvm_exits} KVM exits incl. \
+         in-kernel ({:.3}/M, {} of them the return); guest {guest_time:?} vs host {host_time:?}",
+        per_million(user_exits),
+        per_million(kvm_exits),
+        ours.returns
+    );
+    assert_eq!(
+        user_exits, 0,
+        "a pure-memory loop made exits to user space: {ours:?}"
+    );
+}
