@@ -86,6 +86,9 @@ pub struct GeneratorArgs {
     /// Seed of arrivals, service times and connection choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The sender busy-waits this long before each send, sleeping before.
+    #[arg(long, default_value = "100us", value_parser = parse_duration)]
+    pub spin: Duration,
 }
 
 /// Arguments of `zygos bench load`.
@@ -236,6 +239,7 @@ fn spec(generator: &GeneratorArgs, rate: f64) -> LoadSpec {
     spec.connections = generator.connections;
     spec.depth = generator.depth;
     spec.seed = generator.seed;
+    spec.spin = generator.spin;
     spec
 }
 
@@ -260,14 +264,10 @@ fn sweep(args: &SweepArgs, resolve: TargetResolver<'_>) -> Result<(), String> {
     }
     let config = SweepConfig {
         cores: args.cores,
-        service: args.generator.dist.clone(),
         loads: args.loads.clone(),
-        duration: args.generator.duration,
-        connections: args.generator.connections,
-        depth: args.generator.depth,
         slo: Slo::default(),
-        seed: args.generator.seed,
         simulated_requests: args.sim_requests,
+        generator: spec(&args.generator, 1.0),
     };
     let result = run_sweep(&config, &mut targets);
     print!("{}", table(&result));
@@ -384,6 +384,7 @@ mod tests {
                 connections: 1,
                 depth: 1,
                 seed: 1,
+                spin: Duration::ZERO,
             },
             out: PathBuf::from("unused"),
             name: "unused".to_owned(),

@@ -39,11 +39,6 @@ use crate::workload::{ArrivalProcess, ServiceDistribution};
 const FIXED_GAP_CV_LIMIT: f64 = 0.1;
 /// The achieved rate must reach this fraction of the target.
 const RATE_TOLERANCE: f64 = 0.95;
-/// Waits longer than this sleep until [`SPIN_MARGIN`] before the send
-/// time, then spin; shorter ones spin. The margin covers the wake-up
-/// latency of a loaded machine (timer slack is set to 1 ns).
-const SLEEP_THRESHOLD: Duration = Duration::from_millis(1);
-const SPIN_MARGIN: Duration = Duration::from_micros(500);
 /// How long to wait for responses after the last request.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -68,6 +63,12 @@ pub struct LoadSpec {
     pub sampling: SamplingPolicy,
     /// Confidence of the percentile intervals.
     pub confidence: f64,
+    /// The sender sleeps until this long before each send time, then
+    /// busy-waits (timer slack is set to 1 ns). Longer is more precise on
+    /// an idle machine; shorter leaves the CPU to the server when client
+    /// and server share cores (and keeps a real-time sender below the
+    /// kernel's RT throttling limit).
+    pub spin: Duration,
 }
 
 impl LoadSpec {
@@ -83,6 +84,7 @@ impl LoadSpec {
             seed: 1,
             sampling: SamplingPolicy::default(),
             confidence: 0.95,
+            spin: Duration::from_micros(100),
         }
     }
 
@@ -180,6 +182,9 @@ pub struct LoadReport {
     pub latency: LatencyAnalysis,
     /// Unchecked percentiles of every measured request, in µs.
     pub histogram: HistogramSummary,
+    /// How late measured requests left after their scheduled time, µs
+    /// (client bias: large values explain a failed inter-arrival check).
+    pub send_lateness: HistogramSummary,
 }
 
 impl LoadReport {
@@ -304,15 +309,15 @@ fn read_available(
     }
 }
 
-fn wait_until(shared: &Shared, deadline_ns: u64) {
+fn wait_until(shared: &Shared, deadline_ns: u64, spin: Duration) {
     loop {
         let now = shared.now_ns();
         if now >= deadline_ns {
             return;
         }
         let remaining = Duration::from_nanos(deadline_ns - now);
-        if remaining > SLEEP_THRESHOLD {
-            std::thread::sleep(remaining - SPIN_MARGIN);
+        if remaining > spin {
+            std::thread::sleep(remaining - spin);
         } else {
             std::hint::spin_loop();
         }
@@ -331,6 +336,8 @@ fn free_connection(shared: &Shared, depth: usize, rng: &mut SmallRng) -> Option<
 /// Send-side outcome: send times (ns) and deferred count.
 struct SendLog {
     send_ns: Vec<u64>,
+    /// How late each send left after its scheduled time.
+    lateness_ns: Vec<u64>,
     deferred: u64,
 }
 
@@ -342,6 +349,7 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
     let end_ns = (config.warmup + config.duration).as_nanos() as u64;
     let mut log = SendLog {
         send_ns: Vec::new(),
+        lateness_ns: Vec::new(),
         deferred: 0,
     };
     let mut scheduled = 0.0f64;
@@ -352,7 +360,7 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
             return Ok(log);
         }
         let service_ns = (config.service.sample(&mut rng) * 1e3).round() as u64;
-        wait_until(shared, scheduled as u64);
+        wait_until(shared, scheduled as u64, config.spin);
         let connection = match free_connection(shared, config.depth, &mut rng) {
             Some(connection) => connection,
             None => {
@@ -379,6 +387,7 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
         })?;
         shared.sent.store(id + 1, Ordering::Release);
         log.send_ns.push(now);
+        log.lateness_ns.push(now.saturating_sub(scheduled as u64));
         id += 1;
     }
 }
@@ -513,5 +522,6 @@ fn report(
         failed_checks,
         latency,
         histogram: summarize(&measured),
+        send_lateness: summarize(&log.lateness_ns[first_measured..]),
     }
 }

@@ -8,8 +8,6 @@
 //! measurement at a given [`LoadSpec`]. [`LinuxTarget`] drives the Linux
 //! baselines over sockets; the dataplane's schedulers plug in the same way.
 
-use std::time::Duration;
-
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -18,7 +16,6 @@ use crate::loadgen::{LoadReport, LoadSpec, run_load};
 use crate::queueing::search::percentile_curve;
 use crate::queueing::{Model, SimConfig, Slo, max_load_at_slo};
 use crate::stats::analysis::ReportedEstimate;
-use crate::workload::ServiceDistribution;
 
 /// Error of a target, kept as text in the results.
 pub type TargetError = Box<dyn std::error::Error + Send + Sync>;
@@ -74,33 +71,26 @@ impl Target for LinuxTarget {
 pub struct SweepConfig {
     /// Server cores (the bounds are simulated for as many).
     pub cores: usize,
-    /// Service times, µs.
-    pub service: ServiceDistribution,
     /// Load levels as fractions of capacity (cores / S̄).
     pub loads: Vec<f64>,
-    /// Measured time per point.
-    pub duration: Duration,
-    /// Connections of the load generator.
-    pub connections: usize,
-    /// Pipeline depth per connection.
-    pub depth: usize,
     /// The latency objective.
     pub slo: Slo,
-    /// Seed of the generator (and of the simulation).
-    pub seed: u64,
     /// Requests per simulated bound point.
     pub simulated_requests: usize,
+    /// The generator run at each point (its rate is set per load; its
+    /// service distribution, µs, and seed also drive the simulation).
+    pub generator: LoadSpec,
 }
 
 impl SweepConfig {
     /// Requests per second at `load`.
     pub fn rate_at(&self, load: f64) -> f64 {
-        load * self.cores as f64 * 1e6 / self.service.mean()
+        load * self.cores as f64 * 1e6 / self.generator.service.mean()
     }
 
     /// The SLO in µs.
     pub fn slo_micros(&self) -> f64 {
-        self.slo.multiple * self.service.mean()
+        self.slo.multiple * self.generator.service.mean()
     }
 }
 
@@ -189,7 +179,7 @@ pub fn simulate_bounds(config: &SweepConfig) -> Vec<BoundCurve> {
     let sim = SimConfig {
         requests: config.simulated_requests,
         warmup: config.simulated_requests / 20,
-        seed: config.seed,
+        seed: config.generator.seed,
         cores: config.cores,
     };
     [Model::Centralized, Model::Partitioned]
@@ -199,25 +189,23 @@ pub fn simulate_bounds(config: &SweepConfig) -> Vec<BoundCurve> {
             model,
             points: percentile_curve(
                 model,
-                &config.service,
+                &config.generator.service,
                 &bound_loads(),
                 config.slo.percentile,
                 &sim,
             )
             .into_iter()
-            .map(|(load, p99)| (load, p99 * config.service.mean()))
+            .map(|(load, p99)| (load, p99 * config.generator.service.mean()))
             .collect(),
-            max_load_at_slo: max_load_at_slo(model, &config.service, &config.slo, &sim),
+            max_load_at_slo: max_load_at_slo(model, &config.generator.service, &config.slo, &sim),
         })
         .collect()
 }
 
 fn point(config: &SweepConfig, target: &mut dyn Target, load: f64) -> SweepPoint {
     let target_rps = config.rate_at(load);
-    let mut spec = LoadSpec::new(target_rps, config.service.clone(), config.duration);
-    spec.connections = config.connections;
-    spec.depth = config.depth;
-    spec.seed = config.seed;
+    let mut spec = config.generator.clone();
+    spec.arrivals = spec.arrivals.with_rate(target_rps);
     let mut point = SweepPoint {
         target: target.name(),
         load,
@@ -302,7 +290,7 @@ pub fn run_sweep(config: &SweepConfig, targets: &mut [Box<dyn Target>]) -> Sweep
         .collect();
     SweepResult {
         cores: config.cores,
-        service: config.service.to_string(),
+        service: config.generator.service.to_string(),
         slo_micros: config.slo_micros(),
         points,
         bounds,
@@ -314,6 +302,8 @@ pub fn run_sweep(config: &SweepConfig, targets: &mut [Box<dyn Target>]) -> Sweep
 mod tests {
     use super::*;
     use crate::stats::percentile::PercentileEstimate;
+    use crate::workload::ServiceDistribution;
+    use std::time::Duration;
 
     fn point(load: f64, p99: Option<f64>) -> SweepPoint {
         SweepPoint {
@@ -355,16 +345,13 @@ mod tests {
 
     #[test]
     fn rate_scales_with_cores_and_mean_service_time() {
+        let service = ServiceDistribution::Exponential { mean: 10.0 };
         let config = SweepConfig {
             cores: 2,
-            service: ServiceDistribution::Exponential { mean: 10.0 },
             loads: vec![],
-            duration: Duration::ZERO,
-            connections: 1,
-            depth: 1,
             slo: Slo::default(),
-            seed: 1,
             simulated_requests: 0,
+            generator: LoadSpec::new(1.0, service, Duration::ZERO),
         };
         assert_eq!(config.rate_at(0.5), 100_000.0);
         assert_eq!(config.slo_micros(), 100.0);

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bench::linux::LinuxScheduler;
+use bench::loadgen::LoadSpec;
 use bench::output::{csv, table, write_results};
 use bench::queueing::{Model, Slo};
 use bench::sweep::{LinuxTarget, SweepConfig, Target, run_sweep};
@@ -10,16 +11,17 @@ use bench::workload::ServiceDistribution;
 
 #[test]
 fn a_short_sweep_produces_table_json_csv_svg_and_png() {
+    let service = ServiceDistribution::Exponential { mean: 10.0 };
+    let mut generator = LoadSpec::new(1.0, service, Duration::from_millis(300));
+    generator.connections = 8;
+    generator.depth = 8;
+    generator.seed = 3;
     let config = SweepConfig {
         cores: 2,
-        service: ServiceDistribution::Exponential { mean: 10.0 },
         loads: vec![0.2, 0.1],
-        duration: Duration::from_millis(300),
-        connections: 8,
-        depth: 8,
         slo: Slo::default(),
-        seed: 3,
         simulated_requests: 40_000,
+        generator,
     };
     let mut targets: Vec<Box<dyn Target>> =
         vec![Box::new(LinuxTarget::new(LinuxScheduler::Floating, 2))];

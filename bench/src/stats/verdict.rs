@@ -9,13 +9,11 @@ use std::fmt;
 pub enum NotAvailable {
     /// The achieved inter-arrival times are not exponential (Poisson
     /// arrivals were asked for).
-    #[error(
-        "inter-arrivals not exponential (Anderson-Darling A2*={statistic:.3} > {critical:.3} at 5%)"
-    )]
+    #[error("inter-arrivals not exponential (Anderson-Darling A2*={statistic:.3} > {critical:.3})")]
     InterArrivalsNotExponential {
         /// The modified Anderson–Darling statistic.
         statistic: f64,
-        /// The 5% critical value it exceeded.
+        /// The threshold it exceeded.
         critical: f64,
     },
     /// Fixed inter-arrivals were asked for but their spread is too large.
