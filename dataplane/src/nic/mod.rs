@@ -32,7 +32,8 @@
 //!   place (in the shared-memory ring slots, or in the queue's own buffer
 //!   pool for TAP): no copy and no allocation per packet. The frames are
 //!   released back to the ring when the burst is dropped; views cannot
-//!   outlive the burst.
+//!   outlive the burst. The burst borrows the queue, so a core transmits
+//!   after dropping it (the netstack's `handle_frame` then `poll` order).
 //! - Transmit builds each frame in place in a TX buffer
 //!   ([`NicQueue::send_frame`], the same shape as the netstack's
 //!   `FrameSink::send_frame`, so the runtime's adapter is one line), and

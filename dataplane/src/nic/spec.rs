@@ -174,4 +174,35 @@ mod tests {
         let name = "n".repeat(MAX_SHM_NAME_LEN);
         assert_eq!(format!("shm:{name}").parse(), Ok(NicSpec::Shm(name)));
     }
+
+    /// Random arguments over an alphabet rich in separators: never a panic;
+    /// every accepted one round-trips and names a valid device.
+    #[test]
+    fn random_arguments_parse_or_fail_cleanly() {
+        const ALPHABET: &[char] = &[
+            's', 'h', 'm', 't', 'a', 'p', ':', '/', '.', '-', '_', ' ', '0', 'é', '\0',
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut accepted = 0;
+        for _ in 0..5000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 24) as usize;
+            let argument: String = (0..len)
+                .map(|i| ALPHABET[((state >> (i % 8 * 8)) as usize + i) % ALPHABET.len()])
+                .collect();
+            let argument = match state % 3 {
+                0 => format!("tap:{argument}"),
+                1 => format!("shm:{argument}"),
+                _ => argument,
+            };
+            if let Ok(spec) = argument.parse::<NicSpec>() {
+                accepted += 1;
+                assert_eq!(spec.to_string(), argument);
+                assert!(!spec.name().is_empty() && spec.name().is_ascii());
+            }
+        }
+        assert!(accepted > 0);
+    }
 }

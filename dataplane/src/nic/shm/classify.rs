@@ -176,4 +176,47 @@ mod tests {
         broadcast[..6].copy_from_slice(&[0xff; 6]);
         assert!(classify(&broadcast).unwrap().to_all);
     }
+
+    /// A deterministic xorshift64 generator (no dependency, reproducible).
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// Mutated and truncated frames: never a panic, and whenever a flow is
+    /// reported smoltcp's checked parsers agree on every field of it.
+    #[test]
+    fn mutated_frames_agree_with_smoltcp() {
+        use smoltcp::wire::{EthernetFrame, Ipv4Packet, UdpPacket};
+        let mut state = 0x9e37_79b9_7f4a_7c15;
+        let mut flows = 0;
+        for _ in 0..5000 {
+            let mut frame = frame();
+            for _ in 0..next(&mut state) % 4 {
+                let index = (next(&mut state) % 42) as usize;
+                frame[index] = next(&mut state) as u8;
+            }
+            frame.truncate((next(&mut state) % 64) as usize);
+            let Some(class) = classify(&frame) else {
+                assert!(frame.len() < 14);
+                continue;
+            };
+            let Some(flow) = class.flow else { continue };
+            flows += 1;
+            let ethernet = EthernetFrame::new_checked(&frame[..]).unwrap();
+            let ip = Ipv4Packet::new_checked(ethernet.payload()).unwrap();
+            assert_eq!((ip.src_addr(), ip.dst_addr()), (flow.src_ip, flow.dst_ip));
+            let udp = UdpPacket::new_unchecked(ip.payload());
+            assert_eq!(
+                (udp.src_port(), udp.dst_port()),
+                (flow.src_port, flow.dst_port)
+            );
+        }
+        assert!(
+            flows > 100,
+            "the mutations left enough valid flows ({flows})"
+        );
+    }
 }

@@ -392,3 +392,148 @@ fn the_creator_removes_the_region_file_when_done() {
     drop(nic);
     assert!(!ShmNic::region_path(&name).exists());
 }
+
+#[test]
+fn a_port_slot_reused_after_detach_honours_frames_still_in_flight() {
+    let name = unique_name("reuse");
+    // C attaches through D's mapping (the creator's) after A and B left.
+    let mut d = ShmNic::create(
+        &name,
+        small_geometry(8),
+        port([0x02, 0, 0, 0, 0, 0xd], 13, 1),
+    )
+    .unwrap();
+    let mut a = ShmNic::attach(&name, port(MAC_A, 10, 1)).unwrap();
+    let mut b = ShmNic::attach(&name, port(MAC_B, 11, 1)).unwrap();
+    let mut qa = a.take_queues().pop().unwrap();
+    let mut qb = b.take_queues().pop().unwrap();
+    // A leaves with five frames to B unread.
+    for seq in 0..5 {
+        send(&mut qa, &udp_frame(MAC_A, MAC_B, &flow(1), seq)).unwrap();
+    }
+    drop(qa);
+    let a_port = a.port_index();
+    drop(a);
+    // C takes A's slot: the five buffers stay reserved until B reads them.
+    let mut c = ShmNic::attach(&name, port(MAC_C, 12, 1)).unwrap();
+    assert_eq!(c.port_index(), a_port);
+    let mut qc = c.take_queues().pop().unwrap();
+    assert_eq!(qc.free_tx_buffers(), 3);
+    for seq in 5..8 {
+        send(&mut qc, &udp_frame(MAC_C, MAC_B, &flow(1), seq)).unwrap();
+    }
+    qc.flush_tx();
+    assert_eq!(
+        receive_seqs(&mut qb),
+        (0..8).collect::<Vec<_>>(),
+        "A's frames intact, then C's"
+    );
+    assert_eq!(qc.free_tx_buffers(), 8);
+    // B leaves with frames from C unread: C gets its buffers back, and the
+    // next owner of B's slot does not see them.
+    for seq in 8..12 {
+        send(&mut qc, &udp_frame(MAC_C, MAC_B, &flow(1), seq)).unwrap();
+    }
+    qc.flush_tx();
+    drop(qb);
+    drop(b);
+    assert_eq!(qc.free_tx_buffers(), 8);
+    let mut e = ShmNic::attach(&name, port([0x02, 0, 0, 0, 0, 0xe], 14, 1)).unwrap();
+    assert!(e.take_queues().pop().unwrap().rx_burst(8).is_empty());
+    assert!(d.take_queues().pop().unwrap().rx_burst(8).is_empty());
+}
+
+#[test]
+fn steering_changes_under_traffic_lose_and_duplicate_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    const FRAMES: u64 = 200_000;
+    const FLOWS: u16 = 8;
+    let (mut a, mut b) = pair("live-steer", 64, 2);
+    let mut tx = a.take_queues().pop().unwrap();
+    let receivers = b.take_queues();
+    let steering = b.steering();
+    let done = Arc::new(AtomicBool::new(false));
+    // Receivers: per flow, sequences must increase within a queue; the
+    // union over both queues must be every sequence exactly once.
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .map(|mut queue| {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut seen: Vec<Vec<u64>> = vec![Vec::new(); usize::from(FLOWS)];
+                loop {
+                    let finished = done.load(Ordering::Acquire);
+                    let burst = queue.rx_burst(MAX_BURST_FOR_TESTS);
+                    if burst.is_empty() && finished {
+                        return seen;
+                    }
+                    for frame in &burst {
+                        let seq = u64::from_le_bytes(frame[frame.len() - 8..].try_into().unwrap());
+                        let port = u16::from_be_bytes([frame[34], frame[35]]);
+                        let per_flow = &mut seen[usize::from(port % FLOWS)];
+                        assert!(
+                            per_flow.last().is_none_or(|&last| last < seq),
+                            "reordered in a queue"
+                        );
+                        per_flow.push(seq);
+                    }
+                    if burst.is_empty() {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let changer = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut round = 0usize;
+            while !done.load(Ordering::Acquire) {
+                let f = flow(round as u16 % FLOWS);
+                if round % 3 == 0 {
+                    steering.clear_override(f);
+                } else {
+                    steering.set_override(f, round % 2).unwrap();
+                }
+                steering
+                    .set_indirection(round % 128, (round / 7) % 2)
+                    .unwrap();
+                round += 1;
+                std::thread::yield_now();
+            }
+            round
+        })
+    };
+    let templates: Vec<Vec<u8>> = (0..FLOWS)
+        .map(|i| udp_frame(MAC_A, MAC_B, &flow(i), 0))
+        .collect();
+    for seq in 0..FRAMES {
+        let template = &templates[(seq % u64::from(FLOWS)) as usize];
+        while !tx.send_frame(template.len(), &mut |buffer| {
+            buffer.copy_from_slice(template);
+            let len = buffer.len();
+            buffer[len - 8..].copy_from_slice(&seq.to_le_bytes());
+        }) {
+            tx.flush_tx();
+            std::thread::yield_now();
+        }
+    }
+    tx.flush_tx();
+    while tx.free_tx_buffers() < 64 {
+        std::thread::yield_now();
+    }
+    done.store(true, Ordering::Release);
+    let rounds = changer.join().unwrap();
+    let mut all: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|handle| handle.join().unwrap().into_iter().flatten())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all.len() as u64, FRAMES, "after {rounds} steering changes");
+    assert!(
+        all.iter().copied().eq(0..FRAMES),
+        "every frame exactly once"
+    );
+}
