@@ -29,6 +29,8 @@ pub(crate) struct TimerWheel {
     /// A lower bound of the earliest entry's deadline, recomputed only after
     /// entries fired (so `poll` does not scan the wheel every time).
     earliest: Option<Instant>,
+    /// One bit per non-empty slot, so finding the next entry scans 64 words.
+    occupied: [u64; SLOTS / 64],
 }
 
 fn tick_of(at: Instant) -> u64 {
@@ -42,6 +44,7 @@ impl TimerWheel {
             cursor: tick_of(now),
             len: 0,
             earliest: None,
+            occupied: [0; SLOTS / 64],
         }
     }
 
@@ -54,7 +57,9 @@ impl TimerWheel {
     /// Adds an entry (a deadline in the past fires at the next advance).
     pub(crate) fn insert(&mut self, conn: ConnId, deadline: Instant) {
         let tick = tick_of(deadline).max(self.cursor);
-        self.slots[(tick % SLOTS as u64) as usize].push(Entry { conn, deadline });
+        let slot = (tick % SLOTS as u64) as usize;
+        self.slots[slot].push(Entry { conn, deadline });
+        self.occupied[slot / 64] |= 1 << (slot % 64);
         self.len += 1;
         self.earliest = Some(self.earliest.map_or(deadline, |e| e.min(deadline)));
     }
@@ -67,7 +72,11 @@ impl TimerWheel {
         }
         let ticks = (target - self.cursor + 1).min(SLOTS as u64);
         for step in 0..ticks {
-            let slot = &mut self.slots[((self.cursor + step) % SLOTS as u64) as usize];
+            let index = ((self.cursor + step) % SLOTS as u64) as usize;
+            if self.occupied[index / 64] & (1 << (index % 64)) == 0 {
+                continue;
+            }
+            let slot = &mut self.slots[index];
             let before = slot.len();
             let mut index = 0;
             while index < slot.len() {
@@ -78,6 +87,9 @@ impl TimerWheel {
                 }
             }
             self.len -= before - slot.len();
+            if slot.is_empty() {
+                self.occupied[index / 64] &= !(1 << (index % 64));
+            }
         }
         self.cursor = target + 1;
         if self.earliest.is_some_and(|e| e <= now) {
@@ -93,15 +105,28 @@ impl TimerWheel {
     }
 
     /// The start of the next tick holding an entry, looking at most one
-    /// rotation ahead.
+    /// rotation ahead (a scan of the occupancy bitmap).
     fn scan(&self) -> Option<Instant> {
         if self.len == 0 {
             return None;
         }
-        (0..SLOTS as u64)
-            .map(|step| self.cursor + step)
-            .find(|tick| !self.slots[(tick % SLOTS as u64) as usize].is_empty())
-            .map(|tick| Instant::from_nanos(tick * TICK.as_nanos()))
+        let start = (self.cursor % SLOTS as u64) as usize;
+        let words = SLOTS / 64;
+        for step in 0..=words {
+            let word_index = (start / 64 + step) % words;
+            let mut word = self.occupied[word_index];
+            if step == 0 {
+                word &= u64::MAX << (start % 64);
+            }
+            if word != 0 {
+                let slot = word_index * 64 + word.trailing_zeros() as usize;
+                let ahead = (slot + SLOTS - start) % SLOTS;
+                return Some(Instant::from_nanos(
+                    (self.cursor + ahead as u64) * TICK.as_nanos(),
+                ));
+            }
+        }
+        None
     }
 }
 
