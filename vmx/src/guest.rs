@@ -11,14 +11,16 @@
 //! ```
 //!
 //! The handler runs at CPL3 with interrupts disabled, on the vCPU's
-//! interrupt stack, and may use all of Rust (SSE/AVX state is saved around
-//! it); it must not block for long, since a second IPI waits until it
-//! returns.
+//! interrupt stack (256 KiB), with SSE/AVX state saved around it. It
+//! interrupts arbitrary code of the same thread, so, like a signal
+//! handler, it must be async-signal-safe: no allocation, no lock the
+//! interrupted code may hold (use atomics and lock-free queues), and no
+//! long work, since the next interrupt waits until it returns.
 
 use crate::arch::msr;
 use crate::stubs::{IPI_VECTOR, SANDBOX_DONE, SANDBOX_WRMSR, TIMER_VECTOR};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Which interrupt the handler is called for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub struct NotInGuest;
 
 thread_local! {
     static IN_GUEST: Cell<bool> = const { Cell::new(false) };
+    /// IPIs received by the vCPU of this thread. Atomic because the
+    /// interrupt handler may run between the read and the write of the
+    /// interrupted `take_ipis` (same thread, no lock possible).
+    static IPIS_RECEIVED: AtomicU64 = const { AtomicU64::new(0) };
 }
 
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -56,8 +62,18 @@ pub fn set_interrupt_handler(handler: fn(Interrupt)) {
     HANDLER.store(handler as usize, Ordering::Release);
 }
 
+/// IPIs received by this thread's vCPU since the last call (counted
+/// whether or not a handler is installed), for runtimes that poll like the
+/// `process` platform's `take_signals`.
+pub fn take_ipis() -> u64 {
+    IPIS_RECEIVED.with(|n| n.swap(0, Ordering::AcqRel))
+}
+
 /// Called by the CPL3 interrupt entry with the vector.
 pub(crate) extern "C" fn interrupt_dispatch(vector: u32) {
+    if vector == u32::from(IPI_VECTOR) {
+        IPIS_RECEIVED.with(|n| n.fetch_add(1, Ordering::AcqRel));
+    }
     let raw = HANDLER.load(Ordering::Acquire);
     if raw == 0 {
         return;

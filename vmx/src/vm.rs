@@ -30,11 +30,7 @@ pub fn available() -> Result<(), Unavailable> {
         .write(true)
         .open("/dev/kvm")
     {
-        return Err(match e.kind() {
-            std::io::ErrorKind::NotFound => Unavailable::NoDevice,
-            std::io::ErrorKind::PermissionDenied => Unavailable::PermissionDenied(e),
-            _ => Unavailable::Broken(format!("opening /dev/kvm: {e}")),
-        });
+        return Err(open_error(e));
     }
     let kvm = Kvm::new().map_err(|e| Unavailable::Broken(format!("opening /dev/kvm: {e}")))?;
     let version = kvm.get_api_version();
@@ -46,6 +42,15 @@ pub fn available() -> Result<(), Unavailable> {
     kvm.create_vm()
         .map_err(|e| Unavailable::Broken(format!("KVM_CREATE_VM: {e}")))?;
     Ok(())
+}
+
+/// Why opening `/dev/kvm` failed, in the user's terms.
+fn open_error(e: std::io::Error) -> Unavailable {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Unavailable::NoDevice,
+        std::io::ErrorKind::PermissionDenied => Unavailable::PermissionDenied(e),
+        _ => Unavailable::Broken(format!("opening /dev/kvm: {e}")),
+    }
 }
 
 /// State shared by the VM handle and its vCPUs.
@@ -188,4 +193,32 @@ fn fill_idt(idt: &HostRegion) -> Result<(), VmError> {
         idt.write(usize::from(vector) * 16, &bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn open_errors_say_what_is_missing() {
+        let missing = open_error(Error::from(ErrorKind::NotFound));
+        assert!(matches!(missing, Unavailable::NoDevice));
+        assert!(missing.to_string().contains("/dev/kvm does not exist"));
+        let denied = open_error(Error::from_raw_os_error(libc::EACCES));
+        assert!(matches!(denied, Unavailable::PermissionDenied(_)));
+        assert!(denied.to_string().contains("kvm group"));
+        let other = open_error(Error::from_raw_os_error(libc::ENXIO));
+        assert!(matches!(other, Unavailable::Broken(_)));
+    }
+
+    #[test]
+    fn available_agrees_with_the_device() {
+        match available() {
+            Ok(()) => assert!(std::path::Path::new("/dev/kvm").exists()),
+            Err(Unavailable::NoDevice) => assert!(!std::path::Path::new("/dev/kvm").exists()),
+            Err(Unavailable::PermissionDenied(_)) => println!("skipped: /dev/kvm not permitted"),
+            Err(e @ Unavailable::Broken(_)) => panic!("{e}"),
+        }
+    }
 }

@@ -92,12 +92,13 @@ fn ipi_round_trips_between_two_vcpus_without_user_space_exits() {
             start.elapsed() / ROUNDS as u32,
             worst,
             sending / ROUNDS as u32,
+            guest::take_ipis(),
         ))
     });
     STOP.store(true, Ordering::SeqCst);
     let responder_exits = responder.join().unwrap();
     let initiator_exits = vcpu.exit_counts().since(&before);
-    let (mean, worst, send) = outcome.unwrap().unwrap_or_else(|round| {
+    let (mean, worst, send, received) = outcome.unwrap().unwrap_or_else(|round| {
         panic!(
             "IPI round {round} never came back (responder saw {:?})",
             RESPONDER_IPIS
@@ -116,6 +117,7 @@ fn ipi_round_trips_between_two_vcpus_without_user_space_exits() {
     println!("exits to user space: initiator {initiator_exits:?}, responder {responder_exits:?}");
     assert_eq!(RESPONDER_IPIS.load(Ordering::SeqCst), ROUNDS);
     assert_eq!(INITIATOR_IPIS.load(Ordering::SeqCst), ROUNDS);
+    assert_eq!(received, ROUNDS, "take_ipis counts what the handler saw");
     // The responder's thread stack is mapped lazily on its first touch
     // (it was created after the VM); nothing else may exit.
     for exits in [initiator_exits, responder_exits] {
