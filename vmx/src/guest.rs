@@ -93,17 +93,16 @@ fn wrmsr(index: u32, value: u64) -> Result<(), NotInGuest> {
     if !in_guest() {
         return Err(NotInGuest);
     }
-    // SAFETY: inside a vCPU, `int3` with RAX = SANDBOX_WRMSR enters the
-    // CPL0 gate that writes EDX:EDI to MSR ESI and returns with iretq; it
-    // clobbers RAX and RCX (declared). The gate runs on the TSS stack.
+    // SAFETY: inside a vCPU, `int3` with R11D = SANDBOX_WRMSR enters the
+    // CPL0 gate that executes `wrmsr` with ECX and EDX:EAX and returns with
+    // iretq; the gate runs on the TSS stack and changes no register.
     unsafe {
         std::arch::asm!(
             "int3",
-            inlateout("rax") SANDBOX_WRMSR => _,
-            in("esi") index,
-            in("edi") value as u32,
+            in("r11d") SANDBOX_WRMSR,
+            in("ecx") index,
+            in("eax") value as u32,
             in("edx") (value >> 32) as u32,
-            lateout("rcx") _,
             options(nostack)
         );
     }
@@ -128,14 +127,14 @@ pub fn set_tsc_deadline(tsc: u64) -> Result<(), NotInGuest> {
 
 /// Tells the host the closure returned (the DONE sandbox call); never resumes.
 pub(crate) fn hypercall_done() -> ! {
-    // SAFETY: `int3` with RAX = SANDBOX_DONE enters the CPL0 gate whose
+    // SAFETY: `int3` with R11D = SANDBOX_DONE enters the CPL0 gate whose
     // `out` makes the DONE exit; the host never resumes this vCPU after it
     // (a stray resume hits ud2).
     unsafe {
         std::arch::asm!(
             "int3",
             "ud2",
-            in("rax") SANDBOX_DONE,
+            in("r11d") SANDBOX_DONE,
             options(noreturn, nostack)
         )
     }

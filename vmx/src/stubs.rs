@@ -13,20 +13,23 @@
 //! | entry                  | reached by                     | CPL | does                                 |
 //! |------------------------|--------------------------------|-----|--------------------------------------|
 //! | exception stub `v`     | exception `v` (0..32)          | 0   | `out EXCEPTION_PORT_BASE + v`, iretq |
-//! | syscall entry (LSTAR)  | `syscall` at CPL3              | 3   | RAX to R11, sandbox call, `jmp rcx`  |
-//! | sandbox-call gate      | `int3` (vector 3), EAX = call  | 0   | by EAX:                              |
+//! | syscall entry (LSTAR)  | `syscall` at CPL3              | 3   | sandbox call SYSCALL, `jmp rcx`      |
+//! | sandbox-call gate      | `int3` (vector 3), R11D = call | 0   | by R11D:                             |
 //! |   `SANDBOX_WRMSR`      | IPI send, TSC deadline         |     | `wrmsr`                              |
 //! |   `SANDBOX_SYSCALL`    | the syscall entry              |     | `out SYSCALL_PORT`                   |
-//! |   `SANDBOX_EOI_RETURN` | end of the interrupt entry     |     | x2APIC EOI, return from interrupt    |
 //! |   `SANDBOX_DONE`       | closure returned               |     | `out DONE_PORT`                      |
 //! |   anything else        | a real breakpoint              |     | exception stub 3                     |
+//! | interrupt-return gate  | `int1` (vector 1)              | 0   | x2APIC EOI, return from interrupt    |
 //! | interrupt entry        | vectors 0xF1, 0xF2 (IST 1)     | 3   | saves state, calls the handler       |
 //!
 //! Measured on these hosts: `int n` raises #UD, `out` at CPL3 raises #GP
 //! (the host keeps the guest's IOPL at 0 whatever RFLAGS says), `syscall`
-//! jumps to IA32_LSTAR without leaving CPL3, and `int1` comes back with
-//! RIP on itself. Exceptions do reach CPL0 through the IDT and the TSS, so
-//! the CPL3-to-CPL0 door is the breakpoint trap, `int3`.
+//! jumps to IA32_LSTAR without leaving CPL3, and `int1` reports RIP on
+//! itself (so it cannot return to its caller). Exceptions do reach CPL0
+//! through the IDT and the TSS, so the CPL3-to-CPL0 doors are the
+//! breakpoint trap `int3` and, for the interrupt return only, `int1`.
+//! Each path is a few emulated instructions: a send is 4, a system call 5
+//! plus the exit, an interrupt return 6.
 //!
 //! The interrupt entry runs at CPL3 through a gate whose selector is the
 //! user code segment, on the IST 1 stack (IST forces a stack switch even
@@ -52,16 +55,17 @@ pub const TIMER_VECTOR: u8 = 0xF1;
 /// Vector of the inter-processor interrupt (ZygOS uses 0xF2).
 pub const IPI_VECTOR: u8 = 0xF2;
 /// Vector of the sandbox-call gate, raised by `int3` with a call number in
-/// EAX (DPL 3). `int3` is a trap everywhere; `int1` (ICEBP) is reported
-/// with RIP on the instruction itself by these hosts, so it is not used.
+/// R11D (DPL 3). `int3` is a trap everywhere, so the gate returns after it.
 pub const SANDBOX_CALL_VECTOR: u8 = 3;
-/// Sandbox call number (in RAX) writing an MSR at CPL0:
-/// ESI = MSR index, EDX:EDI = value. Far above Linux's numbers.
+/// Vector of the interrupt-return gate, raised by `int1` (ICEBP) at the
+/// end of the CPL3 interrupt entry; nothing else raises it (no debugger,
+/// TF never set).
+pub const INTERRUPT_RETURN_VECTOR: u8 = 1;
+/// Sandbox call number (in R11D) writing an MSR at CPL0: ECX = MSR index,
+/// EDX:EAX = value.
 pub const SANDBOX_WRMSR: u32 = 0x7A79_0001;
-/// Sandbox call number of a forwarded system call (the Linux number in R11).
-pub const SANDBOX_SYSCALL: u32 = 0x7A79_0004;
-/// Sandbox call number ending the CPL3 interrupt entry: EOI and return.
-pub const SANDBOX_EOI_RETURN: u32 = 0x7A79_0002;
+/// Sandbox call number of a forwarded system call (the Linux number in RAX).
+pub const SANDBOX_SYSCALL: u32 = 0x7A79_0002;
 /// Sandbox call number telling the host the closure returned (DONE exit).
 pub const SANDBOX_DONE: u32 = 0x7A79_0003;
 /// Bytes the interrupt entry reserves on the IST stack for its XSAVE area.
@@ -88,59 +92,55 @@ global_asm!(
     ".endr",
     // IA32_LSTAR. `syscall` arrives here still at CPL3 on these hosts
     // (IA32_FMASK is 0: flags, IF included, are unchanged), so this is
-    // native code: move the system-call number to R11 (which `syscall`
-    // clobbers anyway), enter CPL0 through the sandbox-call gate, then
-    // return to the caller (RCX). Arithmetic flags are clobbered, as
-    // `syscall` callers expect.
+    // native code: name the call in R11 (which `syscall` clobbers anyway),
+    // enter CPL0 through the sandbox-call gate, then return to the caller
+    // (RCX). The system-call number stays in RAX for the host.
     ".balign 16",
     ".global vmx_syscall_entry",
     "vmx_syscall_entry:",
-    "mov r11, rax",
-    "mov eax, {syscall}",
+    "mov r11d, {syscall}",
     "int3",
     "jmp rcx",
-    // Sandbox-call gate: vector 3, entered by `int3` at CPL3. RAX selects
-    // the call; any other value is a real breakpoint, reported as vector 3.
+    // Sandbox-call gate: vector 3, entered by `int3` at CPL3 with the call
+    // in R11D; any other value is a real breakpoint, reported as vector 3.
     ".balign 16",
     ".global vmx_sandbox_call",
     "vmx_sandbox_call:",
-    "cmp eax, {wrmsr}",
+    "cmp r11d, {wrmsr}",
     "jne 3f",
-    // WRMSR: ESI = MSR, EDX:EDI = value.
-    "mov ecx, esi",
-    "mov eax, edi",
+    // WRMSR: ECX = MSR, EDX:EAX = value, as the instruction wants them.
     "wrmsr",
     "iretq",
     "3:",
-    "cmp eax, {syscall}",
+    "cmp r11d, {syscall}",
     "jne 4f",
-    // A system call: number in R11, arguments in RDI, RSI, RDX, R10, R8,
+    // A system call: number in RAX, arguments in RDI, RSI, RDX, R10, R8,
     // R9; the host puts the result in RAX.
     "out 0xE0, al",
     "iretq",
     "4:",
-    "cmp eax, {eoi_return}",
+    "cmp r11d, {done}",
     "jne 5f",
-    // EOI, then return from the interrupt whose saved RDX, RCX, RAX and
-    // frame are at the caller's RSP (the end of the CPL3 interrupt entry).
-    // Returning with iretq from CPL0 is what restores IF: at CPL3 with
-    // IOPL 0, iretq and popf leave IF unchanged.
-    "xor eax, eax",
-    "xor edx, edx",
-    "mov ecx, 0x80b",
+    "out 0xE1, al",
+    "ud2",
+    "5:",
+    "jmp vmx_exception_stubs + 3 * 16",
+    // Interrupt-return gate: vector 1, entered by `int1` at the end of the
+    // CPL3 interrupt entry with ECX = x2APIC EOI and EDX:EAX = 0 loaded.
+    // The `int1` frame's RSP points at the interrupted context's RDX, RCX,
+    // RAX and interrupt frame on the IST stack. Returning with iretq from
+    // CPL0 is what restores IF: at CPL3 with IOPL 0, iretq and popf leave
+    // IF unchanged. (The `int1` frame's RIP is not used, so it does not
+    // matter that these hosts report it on the instruction itself.)
+    ".balign 16",
+    ".global vmx_interrupt_return",
+    "vmx_interrupt_return:",
     "wrmsr",
     "mov rsp, [rsp + 24]",
     "pop rdx",
     "pop rcx",
     "pop rax",
     "iretq",
-    "5:",
-    "cmp eax, {done}",
-    "jne 6f",
-    "out 0xE1, al",
-    "ud2",
-    "6:",
-    "jmp vmx_exception_stubs + 3 * 16",
     // CPL3 interrupt entries (IST 1 stack, IF clear).
     ".balign 16",
     ".global vmx_timer_entry",
@@ -193,13 +193,14 @@ global_asm!(
     "pop r8",
     "pop rsi",
     "pop rdi",
-    "mov eax, {eoi_return}",
-    "int3",
+    "xor eax, eax",
+    "xor edx, edx",
+    "mov ecx, 0x80b",
+    ".byte 0xf1", // int1
     "ud2",
     ".popsection",
     dispatch = sym crate::guest::interrupt_dispatch,
     wrmsr = const SANDBOX_WRMSR,
-    eoi_return = const SANDBOX_EOI_RETURN,
     done = const SANDBOX_DONE,
     syscall = const SANDBOX_SYSCALL,
 );
@@ -208,6 +209,7 @@ unsafe extern "C" {
     fn vmx_exception_stubs();
     fn vmx_syscall_entry();
     fn vmx_sandbox_call();
+    fn vmx_interrupt_return();
     fn vmx_timer_entry();
     fn vmx_ipi_entry();
 }
@@ -225,6 +227,12 @@ pub fn syscall_entry() -> u64 {
 /// Address of the CPL0 sandbox-call gate (IDT vector [`SANDBOX_CALL_VECTOR`]).
 pub fn sandbox_call_entry() -> u64 {
     vmx_sandbox_call as *const () as u64
+}
+
+/// Address of the CPL0 interrupt-return gate (IDT vector
+/// [`INTERRUPT_RETURN_VECTOR`]).
+pub fn interrupt_return_entry() -> u64 {
+    vmx_interrupt_return as *const () as u64
 }
 
 /// Address of the CPL3 entry of an interrupt vector the guest handles.

@@ -1,16 +1,16 @@
 //! Forwarding of the guest's system calls to the host.
 //!
 //! libstd and libc in the guest execute `syscall` at CPL3; EFER.SCE and
-//! IA32_LSTAR send it to the CPL0 stub in [`crate::stubs`], whose `out` makes
-//! an exit. The run loop then performs the call on the host thread that runs
-//! the vCPU, with the guest's registers, and returns RAX to the guest. Memory
-//! arguments need no copying: guest-virtual = host-virtual.
+//! IA32_LSTAR send it, through the sandbox-call gate of [`crate::stubs`],
+//! to a CPL0 `out` that makes an exit. The run loop then performs the call
+//! on the host thread that runs the vCPU, with the guest's registers, and
+//! returns RAX to the guest. Memory arguments need no copying:
+//! guest-virtual = host-virtual.
 //!
 //! Calls that would make the host thread leave the run loop or that
 //! change state the guest does not share are refused (see [`policy`]).
 
-/// The Linux x86-64 system-call arguments (number, then RDI, RSI, RDX, R10,
-/// R8, R9; the guest entry moves the number from RAX to R11).
+/// The Linux x86-64 system-call arguments (RAX, RDI, RSI, RDX, R10, R8, R9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallArgs {
     /// System-call number.

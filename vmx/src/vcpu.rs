@@ -387,7 +387,7 @@ impl Vcpu {
             .get_regs()
             .map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
         let call = SyscallArgs {
-            nr: regs.r11,
+            nr: regs.rax,
             args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
         };
         regs.rax = match syscall::policy(&call) {

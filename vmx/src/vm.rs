@@ -168,6 +168,7 @@ fn fill_idt(idt: &HostRegion) -> Result<(), VmError> {
     for vector in 0..stubs::EXCEPTION_VECTORS {
         let gate = match vector {
             stubs::SANDBOX_CALL_VECTOR => kernel(stubs::sandbox_call_entry(), 3),
+            stubs::INTERRUPT_RETURN_VECTOR => kernel(stubs::interrupt_return_entry(), 3),
             _ => kernel(stubs::exception_stub(vector), 0),
         };
         gates.push((vector, gate));
