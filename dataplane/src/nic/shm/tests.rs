@@ -492,7 +492,7 @@ fn steering_changes_under_traffic_lose_and_duplicate_nothing() {
             let mut round = 0usize;
             while !done.load(Ordering::Acquire) {
                 let f = flow(round as u16 % FLOWS);
-                if round % 3 == 0 {
+                if round.is_multiple_of(3) {
                     steering.clear_override(f);
                 } else {
                     steering.set_override(f, round % 2).unwrap();
