@@ -8,9 +8,9 @@
 
 /// Kernel (CPL0) 64-bit code selector: the CS of every CPL0 stub and of `syscall`.
 pub const KERNEL_CS: u16 = 0x08;
-/// Kernel data selector, the SS that `syscall` loads (STAR[47:32] + 8).
+/// Kernel data selector, the SS that `syscall` loads (STAR bits 47..32, + 8).
 pub const KERNEL_SS: u16 = 0x10;
-/// Base of the user selectors for `sysretq` (STAR[63:48]): CS = +16, SS = +8.
+/// Base of the user selectors for `sysretq` (STAR bits 63..48): CS = +16, SS = +8.
 pub const SYSRET_BASE: u16 = 0x18;
 /// User data selector with RPL 3.
 pub const USER_DS: u16 = 0x20 | 3;

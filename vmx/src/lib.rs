@@ -4,22 +4,41 @@
 //! to the host, guest faults reported as errors, and x2APIC IPIs between
 //! vCPUs delivered by the in-kernel irqchip without exits to user space.
 //!
-//! How a runtime uses it, one dataplane core per pinned thread:
+//! # Running a dataplane core in a vCPU
 //!
 //! ```text
-//! vmx::available()?;                          // clear message without /dev/kvm
-//! let vm = vmx::Vm::new()?;                   // once per process
-//! vmx::guest::set_interrupt_handler(on_irq);  // IPI / timer work (CPL3)
-//! // on core i's pinned thread:
+//! vmx::available()?;                        // Err(Unavailable) says why not
+//! let vm = vmx::Vm::new()?;                 // once per process, after the big mappings
+//! vmx::guest::set_interrupt_handler(on_irq);// fn(Interrupt), async-signal-safe
+//! // on core i's pinned thread (vCPU id = x2APIC id = i):
 //! let mut vcpu = vm.create_vcpu(i)?;
-//! vcpu.run_closure(|| core_loop(i))?;         // runs inside the guest
-//! // inside: vmx::guest::send_ipi(j), vmx::guest::set_tsc_deadline(t)
-//! println!("{:?}", vcpu.exit_counts());
+//! let result = vcpu.run_closure(|| core_loop(i))?;  // the loop runs in the guest
+//! let exits = vcpu.exit_counts();           // exits to user space by reason
+//! let kvm = vcpu.kvm_stats()?;              // KVM's counters ("exits", ...)
 //! ```
 //!
-//! Design and the measured behaviour of KVM on the target hosts:
-//! DESIGN.md, "What KVM does on these machines". References: Dune
-//! (OSDI'12), gVisor's KVM platform.
+//! Inside the closure (guest code), for a `CorePlatform`:
+//! - IPI: [`guest::send_ipi`]`(target_core)` (exit-less; about 4 emulated
+//!   CPL0 instructions). The target's handler runs at CPL3, interrupting
+//!   whatever it was doing; [`guest::take_ipis`] counts deliveries per
+//!   thread for polling runtimes.
+//! - Timer: [`guest::set_tsc_deadline`]`(tsc)` fires [`guest::Interrupt::Timer`].
+//! - Clock: `Instant::now()` is the vDSO, exit-free (the guest TSC is the
+//!   host's).
+//! - Anything else (allocation, logging, files) works and costs one exit per
+//!   system call; memory mapped after [`Vm::new`] is added on the guest's
+//!   first fault (one exit per region), or up front with [`Vm::map_range`].
+//!
+//! Rules for guest code: the data path must make no system calls (each is
+//! an exit of tens to hundreds of µs on PVM hosts); the interrupt handler
+//! must not allocate or take locks; on a guest fault, `run_closure` returns
+//! [`VmError::Fault`] and the closure's frames are abandoned (locks it held
+//! stay held); a panic in the closure propagates out of `run_closure`.
+//!
+//! What KVM does on the target hosts (PVM-style, CPL0 emulated) is recorded
+//! in DESIGN.md, "What KVM does on these machines", and in [`stubs`], which
+//! explains why CPL3 enters CPL0 through `int3`/`int1` there. References:
+//! Dune (OSDI'12), gVisor's KVM platform (`pkg/sentry/platform/kvm`).
 
 pub mod arch;
 pub mod error;

@@ -121,3 +121,35 @@ fn forwarded_syscall_cost() {
         "a forwarded syscall took {per_call:?}"
     );
 }
+
+#[test]
+fn clock_reads_make_no_exits() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    let mut vcpu = vm.create_vcpu(0).unwrap();
+    // Warm up: first touches of the vDSO data pages are shadow-paging faults.
+    vcpu.run_closure(Instant::now).unwrap();
+    let before = vcpu.exit_counts();
+    let (monotonic, wall) = vcpu
+        .run_closure(|| {
+            let start = Instant::now();
+            let mut last = start;
+            for _ in 0..10_000 {
+                let now = Instant::now();
+                assert!(now >= last);
+                last = now;
+            }
+            (last - start, SystemTime::now())
+        })
+        .unwrap();
+    let exits = vcpu.exit_counts().since(&before);
+    println!("10000 clock reads in the guest: {monotonic:?}, exits {exits:?}");
+    assert!(
+        wall.duration_since(SystemTime::UNIX_EPOCH).unwrap() > Duration::from_secs(1_600_000_000)
+    );
+    assert_eq!(
+        exits.syscalls, 0,
+        "the vDSO clock must work in the guest (TSC = host TSC)"
+    );
+}
