@@ -259,3 +259,6 @@ pub fn cli(args: &[String]) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,3 +20,37 @@ impl App for Echo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Call;
+
+    struct NoCpu;
+
+    impl Cpu for NoCpu {
+        fn now_ns(&self) -> u64 {
+            0
+        }
+        fn spin(&mut self, _ns: u64) {}
+    }
+
+    #[test]
+    fn echoes_every_byte_in_order_and_closes_after_the_peer() {
+        let mut calls = Calls::default();
+        Echo.open(7);
+        for event in [
+            AppEvent::Opened { local_port: 7 },
+            AppEvent::Data(b"ab".to_vec()),
+            AppEvent::Data(b"c".to_vec()),
+            AppEvent::PeerClosed,
+            AppEvent::Closed,
+        ] {
+            Echo.on_event(&mut (), event, &mut calls, &mut NoCpu);
+        }
+        assert_eq!(
+            calls.as_slice(),
+            &[Call::Send(b"abc".to_vec()), Call::Close]
+        );
+    }
+}
