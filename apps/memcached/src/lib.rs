@@ -9,11 +9,13 @@
 //!   out ([`protocol::Session`]).
 //! - [`app`]: the dataplane application over them; [`args`]: the
 //!   `zygos run memcached` command line.
+//! - [`fuzzing`]: the entry points of the fuzz targets in `fuzz/`.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod args;
+pub mod fuzzing;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -302,17 +302,34 @@ fn retrieve(line: &[u8], name: &[u8], server: &Server, now: UnixTime, out: &mut 
         if let Some(item) = found {
             out.extend_from_slice(b"VALUE ");
             out.extend_from_slice(key);
-            let header = if with_cas {
-                format!(" {} {} {}\r\n", item.flags, item.value.len(), item.cas)
-            } else {
-                format!(" {} {}\r\n", item.flags, item.value.len())
-            };
-            out.extend_from_slice(header.as_bytes());
+            push_number(out, u64::from(item.flags));
+            push_number(out, item.value.len() as u64);
+            if with_cas {
+                push_number(out, item.cas);
+            }
+            out.extend_from_slice(b"\r\n");
             out.extend_from_slice(&item.value);
             out.extend_from_slice(b"\r\n");
         }
     }
     out.extend_from_slice(b"END\r\n");
+}
+
+/// Appends a space and `value` in decimal, without allocating (the get
+/// path's VALUE line).
+fn push_number(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.push(b' ');
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn arithmetic(tokens: &Tokens<'_>, server: &Server, now: UnixTime, out: &mut Vec<u8>) {
