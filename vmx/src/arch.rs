@@ -103,10 +103,6 @@ pub const CR4: u64 = (1 << 5) | (1 << 9) | (1 << 10) | (1 << 18);
 pub const EFER: u64 = (1 << 0) | (1 << 8) | (1 << 10) | (1 << 11);
 /// RFLAGS for guest CPL3 code: reserved bit 1, IF (interrupts delivered).
 pub const RFLAGS_USER: u64 = 0x2 | (1 << 9);
-/// Flags cleared by `syscall` (IA32_FMASK): none. The LSTAR entry runs at
-/// CPL3 on these hosts and could not set IF again, so it keeps the
-/// caller's flags; interrupts taken there use the IST stack.
-pub const SYSCALL_FMASK: u64 = 0;
 
 /// Model-specific registers written at vCPU set-up.
 pub mod msr {

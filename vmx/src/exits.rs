@@ -2,7 +2,7 @@
 //! copy of the exit (so tests feed it made-up exits without /dev/kvm), and
 //! the per-vCPU exit counters.
 
-use crate::stubs::{DONE_PORT, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT};
+use crate::stubs::{DONE_PORT, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, PROBE_PORT, SYSCALL_PORT};
 use kvm_ioctls::VcpuExit;
 
 /// The parts of a `VcpuExit` the sandbox looks at, copied out so the vCPU
@@ -72,6 +72,8 @@ pub enum Action {
     Syscall,
     /// The closure returned: collect its result.
     Done,
+    /// The syscall-mode probe reports the CS that `syscall` loaded (in RAX).
+    Probe,
     /// The guest raised exception `vector` (its CPL0 stub made the exit).
     Exception(u8),
     /// Nothing the sandbox expects: stop with an error describing it.
@@ -83,6 +85,7 @@ pub fn classify(exit: Exit) -> Action {
     match exit {
         Exit::IoOut(SYSCALL_PORT) => Action::Syscall,
         Exit::IoOut(DONE_PORT) => Action::Done,
+        Exit::IoOut(PROBE_PORT) => Action::Probe,
         Exit::IoOut(port)
             if (EXCEPTION_PORT_BASE..EXCEPTION_PORT_BASE + u16::from(EXCEPTION_VECTORS))
                 .contains(&port) =>
@@ -142,6 +145,7 @@ mod tests {
     fn classifies_hypercall_ports() {
         assert_eq!(classify(Exit::IoOut(SYSCALL_PORT)), Action::Syscall);
         assert_eq!(classify(Exit::IoOut(DONE_PORT)), Action::Done);
+        assert_eq!(classify(Exit::IoOut(PROBE_PORT)), Action::Probe);
         assert_eq!(
             classify(Exit::IoOut(EXCEPTION_PORT_BASE + 14)),
             Action::Exception(14)

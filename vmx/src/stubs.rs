@@ -14,10 +14,12 @@
 //! |------------------------|--------------------------------|-----|--------------------------------------|
 //! | exception stub `v`     | exception `v` (0..32)          | 0   | `out EXCEPTION_PORT_BASE + v`, iretq |
 //! | syscall entry (LSTAR)  | `syscall` at CPL3              | 3   | sandbox call SYSCALL, `jmp rcx`      |
+//! | ... on VT-x hosts      | `syscall` at CPL3              | 0   | `out SYSCALL_PORT`, `sysretq`        |
 //! | sandbox-call gate      | `int3` (vector 3), R11D = call | 0   | by R11D:                             |
 //! |   `SANDBOX_WRMSR`      | IPI send, TSC deadline         |     | `wrmsr`                              |
 //! |   `SANDBOX_SYSCALL`    | the syscall entry              |     | `out SYSCALL_PORT`                   |
 //! |   `SANDBOX_DONE`       | closure returned               |     | `out DONE_PORT`                      |
+//! |   `SANDBOX_PROBE`      | syscall-mode probe (LSTAR)     |     | `out PROBE_PORT`                     |
 //! |   anything else        | a real breakpoint              |     | exception stub 3                     |
 //! | interrupt-return gate  | `int1` (vector 1)              | 0   | x2APIC EOI, return from interrupt    |
 //! | interrupt entry        | vectors 0xF1, 0xF2 (IST 1)     | 3   | saves state, calls the handler       |
@@ -29,7 +31,9 @@
 //! through the IDT and the TSS, so the CPL3-to-CPL0 doors are the
 //! breakpoint trap `int3` and, for the interrupt return only, `int1`.
 //! Each path is a few emulated instructions: a send is 4, a system call 5
-//! plus the exit, an interrupt return 6.
+//! plus the exit, an interrupt return 6. Where `syscall` does enter CPL0
+//! (VT-x), a probe at vCPU creation ([`SyscallMode`]) installs the direct
+//! CPL0 entry instead; the rest is the same on both kinds of host.
 //!
 //! The interrupt entry runs at CPL3 through a gate whose selector is the
 //! user code segment, on the IST 1 stack (IST forces a stack switch even
@@ -66,6 +70,10 @@ pub const INTERRUPT_RETURN_VECTOR: u8 = 1;
 pub const SANDBOX_WRMSR: u32 = 0x7A79_0001;
 /// Sandbox call number of a forwarded system call (the Linux number in RAX).
 pub const SANDBOX_SYSCALL: u32 = 0x7A79_0002;
+/// Sandbox call number of the syscall-mode probe (CS in RAX).
+pub const SANDBOX_PROBE: u32 = 0x7A79_0004;
+/// Port of the `out` reporting the probe.
+pub const PROBE_PORT: u16 = 0xE2;
 /// Sandbox call number telling the host the closure returned (DONE exit).
 pub const SANDBOX_DONE: u32 = 0x7A79_0003;
 /// Bytes the interrupt entry reserves on the IST stack for its XSAVE area.
@@ -96,9 +104,26 @@ global_asm!(
     // enter CPL0 through the sandbox-call gate, then return to the caller
     // (RCX). The system-call number stays in RAX for the host.
     ".balign 16",
-    ".global vmx_syscall_entry",
-    "vmx_syscall_entry:",
+    ".global vmx_syscall_entry_cpl3",
+    "vmx_syscall_entry_cpl3:",
     "mov r11d, {syscall}",
+    "int3",
+    "jmp rcx",
+    // IA32_LSTAR where `syscall` does enter CPL0 (hardware VT-x): the exit
+    // at once, then sysretq (IA32_FMASK clears IF, so no interrupt is taken
+    // at CPL0 on the caller's stack).
+    ".balign 16",
+    ".global vmx_syscall_entry_cpl0",
+    "vmx_syscall_entry_cpl0:",
+    "out 0xE0, al",
+    ".byte 0x48, 0x0f, 0x07", // sysretq
+    // IA32_LSTAR while probing which of the two applies: report the CS
+    // that `syscall` loaded (RAX) through the sandbox-call gate.
+    ".balign 16",
+    ".global vmx_syscall_probe",
+    "vmx_syscall_probe:",
+    "mov rax, cs",
+    "mov r11d, {probe}",
     "int3",
     "jmp rcx",
     // Sandbox-call gate: vector 3, entered by `int3` at CPL3 with the call
@@ -124,6 +149,11 @@ global_asm!(
     "out 0xE1, al",
     "ud2",
     "5:",
+    "cmp r11d, {probe}",
+    "jne 6f",
+    "out 0xE2, al",
+    "iretq",
+    "6:",
     "jmp vmx_exception_stubs + 3 * 16",
     // Interrupt-return gate: vector 1, entered by `int1` at the end of the
     // CPL3 interrupt entry with ECX = x2APIC EOI and EDX:EAX = 0 loaded.
@@ -203,11 +233,14 @@ global_asm!(
     wrmsr = const SANDBOX_WRMSR,
     done = const SANDBOX_DONE,
     syscall = const SANDBOX_SYSCALL,
+    probe = const SANDBOX_PROBE,
 );
 
 unsafe extern "C" {
     fn vmx_exception_stubs();
-    fn vmx_syscall_entry();
+    fn vmx_syscall_entry_cpl3();
+    fn vmx_syscall_entry_cpl0();
+    fn vmx_syscall_probe();
     fn vmx_sandbox_call();
     fn vmx_interrupt_return();
     fn vmx_timer_entry();
@@ -219,9 +252,47 @@ pub fn exception_stub(vector: u8) -> u64 {
     vmx_exception_stubs as *const () as u64 + u64::from(vector) * EXCEPTION_STUB_STRIDE as u64
 }
 
-/// Address of the CPL0 `syscall` entry (IA32_LSTAR).
-pub fn syscall_entry() -> u64 {
-    vmx_syscall_entry as *const () as u64
+/// Where `syscall` lands in this VM, found by [`syscall_probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallMode {
+    /// `syscall` keeps CPL3 (PVM-style hosts): IA32_FMASK must be 0.
+    StaysAtCpl3,
+    /// `syscall` enters CPL0 (hardware VT-x): IA32_FMASK clears IF.
+    EntersCpl0,
+}
+
+impl SyscallMode {
+    /// From the CS selector that `syscall` loaded.
+    pub fn from_cs(cs: u64) -> Self {
+        if cs & 3 == 3 {
+            Self::StaysAtCpl3
+        } else {
+            Self::EntersCpl0
+        }
+    }
+
+    /// IA32_LSTAR for this mode.
+    pub fn entry(self) -> u64 {
+        let f: unsafe extern "C" fn() = match self {
+            Self::StaysAtCpl3 => vmx_syscall_entry_cpl3,
+            Self::EntersCpl0 => vmx_syscall_entry_cpl0,
+        };
+        f as *const () as u64
+    }
+
+    /// IA32_FMASK for this mode: none at CPL3 (CPL3 could not set IF
+    /// again), TF, IF, DF and AC at CPL0.
+    pub fn fmask(self) -> u64 {
+        match self {
+            Self::StaysAtCpl3 => 0,
+            Self::EntersCpl0 => (1 << 8) | (1 << 9) | (1 << 10) | (1 << 18),
+        }
+    }
+}
+
+/// IA32_LSTAR of the probe that finds the [`SyscallMode`].
+pub fn syscall_probe() -> u64 {
+    vmx_syscall_probe as *const () as u64
 }
 
 /// Address of the CPL0 sandbox-call gate (IDT vector [`SANDBOX_CALL_VECTOR`]).
@@ -253,6 +324,26 @@ pub fn has_error_code(vector: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syscall_mode_follows_the_loaded_cs() {
+        assert_eq!(SyscallMode::from_cs(0x2b), SyscallMode::StaysAtCpl3);
+        assert_eq!(SyscallMode::from_cs(0x08), SyscallMode::EntersCpl0);
+        assert_eq!(
+            SyscallMode::StaysAtCpl3.fmask() & (1 << 9),
+            0,
+            "IF kept at CPL3"
+        );
+        assert_ne!(
+            SyscallMode::EntersCpl0.fmask() & (1 << 9),
+            0,
+            "IF cleared at CPL0"
+        );
+        assert_ne!(
+            SyscallMode::StaysAtCpl3.entry(),
+            SyscallMode::EntersCpl0.entry()
+        );
+    }
 
     #[test]
     fn exception_stubs_push_a_dummy_error_code_only_when_needed() {

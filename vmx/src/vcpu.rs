@@ -19,7 +19,7 @@ use crate::guest;
 use crate::memory::FaultFix;
 use crate::region::{HostRegion, LARGE_PAGE, PAGE};
 use crate::stats::{KvmStats, KvmStatsSnapshot};
-use crate::stubs;
+use crate::stubs::{self, SyscallMode};
 use crate::syscall::{self, Disposition, SyscallArgs};
 use crate::vm::Shared;
 use kvm_bindings::{
@@ -82,6 +82,7 @@ pub struct Vcpu {
     stats: KvmStats,
     last_fault_address: Option<u64>,
     tsc_synchronised: bool,
+    syscall_mode: Option<SyscallMode>,
 }
 
 fn segment(selector: u16, code: bool) -> kvm_segment {
@@ -160,8 +161,8 @@ impl Vcpu {
         let setup = msrs(&[
             (arch::msr::APIC_BASE, apic_base),
             (arch::msr::STAR, arch::star()),
-            (arch::msr::LSTAR, stubs::syscall_entry()),
-            (arch::msr::FMASK, arch::SYSCALL_FMASK),
+            (arch::msr::LSTAR, stubs::syscall_probe()),
+            (arch::msr::FMASK, SyscallMode::EntersCpl0.fmask()),
         ])?;
         let written = fd
             .set_msrs(&setup)
@@ -208,7 +209,7 @@ impl Vcpu {
         sregs.efer = arch::EFER;
         sregs.apic_base = apic_base;
         let stats = KvmStats::open(&fd)?;
-        Ok(Self {
+        let mut vcpu = Self {
             id,
             fd,
             vm,
@@ -218,7 +219,38 @@ impl Vcpu {
             stats,
             last_fault_address: None,
             tsc_synchronised,
-        })
+            syscall_mode: None,
+        };
+        vcpu.install_syscall_entry()?;
+        Ok(vcpu)
+    }
+
+    /// Runs one `syscall` with the probe as IA32_LSTAR to learn whether
+    /// `syscall` enters CPL0 here, then installs the matching entry.
+    fn install_syscall_entry(&mut self) -> Result<(), VmError> {
+        // SAFETY: inside the guest, `syscall` enters the probe, which
+        // reports CS through the sandbox-call gate and returns to RCX;
+        // RAX, RCX and R11 are declared clobbered.
+        self.run_closure(|| unsafe {
+            std::arch::asm!("syscall", lateout("rax") _, lateout("rcx") _, lateout("r11") _);
+        })?;
+        let mode = self
+            .syscall_mode
+            .ok_or(VmError::Layout("the syscall probe did not report"))?;
+        let entry = msrs(&[
+            (arch::msr::LSTAR, mode.entry()),
+            (arch::msr::FMASK, mode.fmask()),
+        ])?;
+        self.fd
+            .set_msrs(&entry)
+            .map_err(|e| VmError::Kvm("KVM_SET_MSRS", e))?;
+        self.counts = ExitCounts::default();
+        Ok(())
+    }
+
+    /// Where `syscall` lands on this host (CPL3 on PVM-style hosts).
+    pub fn syscall_mode(&self) -> Option<SyscallMode> {
+        self.syscall_mode
     }
 
     /// Software-enables the local APIC (spurious vector 0xFF) and puts its
@@ -364,6 +396,13 @@ impl Vcpu {
             };
             match classify(exit) {
                 Action::Syscall => self.forward_syscall(fs_base)?,
+                Action::Probe => {
+                    let regs = self
+                        .fd
+                        .get_regs()
+                        .map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
+                    self.syscall_mode = Some(SyscallMode::from_cs(regs.rax));
+                }
                 Action::Done => {
                     self.counts.returns += 1;
                     return Ok(());

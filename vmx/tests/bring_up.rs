@@ -15,6 +15,8 @@ fn closure_uses_heap_stack_and_thread_locals() {
         return;
     };
     let mut vcpu = vm.create_vcpu(0).unwrap();
+    println!("syscall mode: {:?}", vcpu.syscall_mode());
+    assert!(vcpu.syscall_mode().is_some(), "the syscall probe ran");
     let input: Vec<u64> = (1..=1000).collect();
     TLS_COUNTER.with(|c| c.set(40));
     let (sum, tls, boxed, in_guest) = vcpu
