@@ -7,7 +7,8 @@
 //! - `zygos bench load`: one open-loop measurement against an address;
 //! - `zygos bench sweep`: load levels × schedulers, table, JSON/CSV/plots;
 //! - `zygos bench bound`: simulated max load at the SLO for the ideal
-//!   centralised and partitioned models.
+//!   centralised and partitioned models;
+//! - `zygos bench plot`: redraw a sweep's plots from its JSON file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,8 +20,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::linux::{LinuxScheduler, LinuxServer, LinuxServerConfig};
 use crate::loadgen::{LoadSpec, run_load};
 use crate::output::{load_report, table, write_results};
+use crate::plot::{plot_png, plot_svg};
 use crate::queueing::{Model, SimConfig, Slo, erlang, max_load_at_slo};
-use crate::sweep::{LinuxTarget, SweepConfig, Target, run_sweep};
+use crate::sweep::{LinuxTarget, SweepConfig, SweepResult, Target, run_sweep};
 use crate::workload::{ArrivalProcess, ServiceDistribution};
 
 /// `zygos bench`: load generation, sweeps and queueing bounds.
@@ -42,6 +44,15 @@ pub enum BenchCommand {
     Sweep(SweepArgs),
     /// Print the simulated max load meeting the SLO for the ideal models.
     Bound(BoundArgs),
+    /// Print the table and redraw the SVG and PNG of a sweep's JSON file.
+    Plot(PlotArgs),
+}
+
+/// Arguments of `zygos bench plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The JSON file a sweep wrote.
+    pub json: PathBuf,
 }
 
 /// Arguments of `zygos bench serve`.
@@ -139,7 +150,7 @@ pub struct SweepArgs {
     #[arg(long, default_value = "sweep")]
     pub name: String,
     /// Requests per simulated bound point.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     pub sim_requests: usize,
 }
 
@@ -206,6 +217,7 @@ pub fn run_with_targets(args: BenchArgs, resolve: TargetResolver<'_>) -> ExitCod
             bound(&args);
             Ok(())
         }
+        BenchCommand::Plot(args) => replot(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -277,6 +289,22 @@ fn sweep(args: &SweepArgs, resolve: TargetResolver<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+
+fn replot(args: &PlotArgs) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.json)
+        .map_err(|e| format!("cannot read {}: {e}", args.json.display()))?;
+    let result: SweepResult = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a sweep result: {e}", args.json.display()))?;
+    print!("{}", table(&result));
+    for (ext, draw) in [("svg", plot_svg as PlotFn), ("png", plot_png)] {
+        let path = args.json.with_extension(ext);
+        draw(&result, &path).map_err(|e| e.to_string())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+type PlotFn = fn(&SweepResult, &std::path::Path) -> Result<(), crate::plot::PlotError>;
 
 fn bound(args: &BoundArgs) {
     let slo = Slo {

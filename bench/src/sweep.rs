@@ -9,7 +9,7 @@
 //! baselines over sockets; the dataplane's schedulers plug in the same way.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::linux::{LinuxScheduler, LinuxServer, LinuxServerConfig};
 use crate::loadgen::{LoadReport, LoadSpec, run_load};
@@ -95,7 +95,7 @@ impl SweepConfig {
 }
 
 /// One measured point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// Target name.
     pub target: String,
@@ -128,7 +128,7 @@ impl SweepPoint {
 }
 
 /// A simulated bound: p99 (µs) against load for an ideal model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BoundCurve {
     /// Kendall label, e.g. `M/G/2/FCFS (simulated)`.
     pub label: String,
@@ -141,7 +141,7 @@ pub struct BoundCurve {
 }
 
 /// Per-target headline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetSummary {
     /// Target name.
     pub target: String,
@@ -153,7 +153,7 @@ pub struct TargetSummary {
 }
 
 /// Everything a sweep produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepResult {
     /// Server cores.
     pub cores: usize,

@@ -77,6 +77,8 @@ fn a_short_sweep_produces_table_json_csv_svg_and_png() {
     assert_eq!(written.unwrap().len(), 4);
     let json: serde_json::Value = serde_json::from_slice(&files[0]).unwrap();
     assert_eq!(json["points"].as_array().unwrap().len(), 2);
+    let reread: bench::sweep::SweepResult = serde_json::from_slice(&files[0]).unwrap();
+    assert_eq!(table(&reread), printed, "the JSON holds the whole result");
     assert_eq!(files[1], csv_text.as_bytes());
     assert!(String::from_utf8_lossy(&files[2]).contains("<svg"));
     assert_eq!(&files[3][..8], b"\x89PNG\r\n\x1a\n");

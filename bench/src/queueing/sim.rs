@@ -20,12 +20,12 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Exp1};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::workload::ServiceDistribution;
 
 /// How requests are spread over cores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Model {
     /// One shared FCFS queue (M/G/n/FCFS).
     Centralized,

@@ -3,7 +3,7 @@
 //! samples are independent, check that they are stationary, then report
 //! p50/p90/p99/p99.9 with confidence intervals, or N/A with the reason.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::anderson_darling::{Significance, anderson_darling_exponential};
 use super::percentile::{PercentileEstimate, percentile_with_ci};
@@ -124,7 +124,7 @@ pub fn analyze_latencies(
 }
 
 /// Serialisable form of a [`Checked`] estimate: the value or the reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ReportedEstimate {
     /// A valid estimate.

@@ -21,7 +21,7 @@ pub fn confidence_ranks(n: usize, percentile: f64, confidence: f64) -> Option<(u
 }
 
 /// A percentile and its confidence interval, in the unit of the samples.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PercentileEstimate {
     /// The percentile, in (0, 1).
     pub percentile: f64,
