@@ -95,3 +95,38 @@ fn pure_memory_loop_makes_no_exits() {
         "a pure-memory loop made exits to user space: {ours:?}"
     );
 }
+
+/// Sums with 256-bit AVX2 registers (exercises XCR0/CR4 set-up in the guest).
+#[target_feature(enable = "avx2")]
+fn avx2_sum(values: &[u32]) -> u32 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_setzero_si256, _mm256_storeu_si256,
+    };
+    let mut acc = _mm256_setzero_si256();
+    for chunk in values.chunks_exact(8) {
+        // SAFETY: the chunk holds exactly 8 u32 = 32 bytes; unaligned load.
+        acc = _mm256_add_epi32(acc, unsafe {
+            _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>())
+        });
+    }
+    let mut lanes = [0u32; 8];
+    // SAFETY: `lanes` is 32 bytes; unaligned store.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), acc) };
+    lanes.iter().sum()
+}
+
+#[test]
+fn avx_state_is_enabled_in_the_guest() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        println!("skipped: the host CPU has no AVX2");
+        return;
+    }
+    let mut vcpu = vm.create_vcpu(0).unwrap();
+    let values: Vec<u32> = (0..4096).collect();
+    // SAFETY: AVX2 support was detected above.
+    let sum = vcpu.run_closure(|| unsafe { avx2_sum(&values) }).unwrap();
+    assert_eq!(sum, 4095 * 4096 / 2);
+}

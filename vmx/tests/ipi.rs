@@ -77,7 +77,8 @@ fn ipi_round_trips_between_two_vcpus_without_user_space_exits() {
         while !RESPONDER_READY.load(Ordering::SeqCst) && Instant::now() < deadline {
             std::hint::spin_loop();
         }
-        let (mut worst, mut sending) = (Duration::ZERO, Duration::ZERO);
+        let mut round_trips = Vec::with_capacity(ROUNDS as usize);
+        let mut sending = Duration::ZERO;
         let start = Instant::now();
         for round in 1..=ROUNDS {
             let sent = Instant::now();
@@ -86,11 +87,11 @@ fn ipi_round_trips_between_two_vcpus_without_user_space_exits() {
             if !wait_for(&INITIATOR_IPIS, round, Duration::from_secs(2)) {
                 return Err(round);
             }
-            worst = worst.max(sent.elapsed());
+            round_trips.push(sent.elapsed());
         }
         Ok((
             start.elapsed() / ROUNDS as u32,
-            worst,
+            round_trips,
             sending / ROUNDS as u32,
             guest::take_ipis(),
         ))
@@ -98,18 +99,22 @@ fn ipi_round_trips_between_two_vcpus_without_user_space_exits() {
     STOP.store(true, Ordering::SeqCst);
     let responder_exits = responder.join().unwrap();
     let initiator_exits = vcpu.exit_counts().since(&before);
-    let (mean, worst, send, received) = outcome.unwrap().unwrap_or_else(|round| {
+    let (mean, mut round_trips, send, received) = outcome.unwrap().unwrap_or_else(|round| {
         panic!(
             "IPI round {round} never came back (responder saw {:?})",
             RESPONDER_IPIS
         )
     });
+    round_trips.sort_unstable();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
-        "IPI round trip (vCPU0 -> vCPU1 handler -> vCPU0 handler): mean {:.1} us, worst {:.1} us over {ROUNDS} \
-         rounds; send_ipi itself {:.1} us (load average {})",
-        mean.as_secs_f64() * 1e6,
-        worst.as_secs_f64() * 1e6,
-        send.as_secs_f64() * 1e6,
+        "IPI round trip (vCPU0 -> vCPU1 handler -> vCPU0 handler) over {ROUNDS} rounds: min {:.1} us, \
+         median {:.1} us, mean {:.1} us, max {:.1} us; send_ipi itself {:.1} us (load average {})",
+        us(round_trips[0]),
+        us(round_trips[round_trips.len() / 2]),
+        us(mean),
+        us(round_trips[round_trips.len() - 1]),
+        us(send),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .trim()
