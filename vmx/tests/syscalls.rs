@@ -161,3 +161,38 @@ fn clock_reads_make_no_exits() {
         "the vDSO clock must work in the guest (TSC = host TSC)"
     );
 }
+
+#[test]
+fn vcpus_on_two_threads_allocate_and_map_concurrently() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    let workers: Vec<_> = (0..2u32)
+        .map(|id| {
+            let vm = vm.clone();
+            std::thread::spawn(move || {
+                let mut vcpu = vm.create_vcpu(id).unwrap();
+                let sum = vcpu
+                    .run_closure(|| {
+                        (0..8u64)
+                            .map(|round| {
+                                // 3 MiB each: a fresh mmap per round, mapped on first touch.
+                                let v = vec![round + u64::from(id); 3 << 17];
+                                v.iter().step_by(512).sum::<u64>()
+                            })
+                            .sum::<u64>()
+                    })
+                    .unwrap();
+                (sum, vcpu.exit_counts())
+            })
+        })
+        .collect();
+    for (id, worker) in workers.into_iter().enumerate() {
+        let (sum, exits) = worker.join().unwrap();
+        let per_round = (3u64 << 17) / 512;
+        let expected: u64 = (0..8u64).map(|round| (round + id as u64) * per_round).sum();
+        assert_eq!(sum, expected, "vCPU {id}");
+        assert_eq!(exits.faults + exits.unexpected, 0, "vCPU {id}: {exits:?}");
+        println!("vCPU {id}: {exits:?}");
+    }
+}
