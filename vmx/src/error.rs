@@ -96,12 +96,20 @@ pub enum VmError {
     #[error("{0}")]
     Fault(GuestFault),
     /// The guest touched host memory that is not accessible (KVM_RUN failed
-    /// with EFAULT): a write to a read-only or PROT_NONE host mapping, or a
-    /// stack overflow into the guard page.
+    /// with EFAULT): a write to a read-only host mapping or an access to a
+    /// PROT_NONE one.
     #[error("guest access to inaccessible host memory at rip {rip:#x}")]
     HostMemoryFault {
         /// Guest instruction pointer when KVM gave up.
         rip: u64,
+    },
+    /// The closure overflowed its 8 MiB guest stack into the guard page.
+    #[error("guest stack overflow at rip {rip:#x}, rsp {rsp:#x}")]
+    StackOverflow {
+        /// Guest instruction pointer when KVM gave up.
+        rip: u64,
+        /// Guest stack pointer, next to the guard page.
+        rsp: u64,
     },
     /// The VM stopped in a way the sandbox does not handle.
     #[error("unexpected VM exit: {exit} at rip {rip:#x}")]

@@ -376,6 +376,18 @@ impl Vcpu {
         }
     }
 
+    /// Names a `KVM_RUN` EFAULT: a stack overflow when the guest's RSP is
+    /// within 64 KiB of the closure stack's guard page.
+    fn host_memory_fault(&self) -> VmError {
+        let (rip, rsp) = self.fd.get_regs().map_or((0, 0), |r| (r.rip, r.rsp));
+        let guard = self.area.addr() + GUARD_OFFSET as u64;
+        if (guard..guard + PAGE + (64 << 10)).contains(&rsp) {
+            VmError::StackOverflow { rip, rsp }
+        } else {
+            VmError::HostMemoryFault { rip }
+        }
+    }
+
     fn rip(&self) -> u64 {
         self.fd.get_regs().map_or(0, |r| r.rip)
     }
@@ -390,7 +402,7 @@ impl Vcpu {
                 }
                 Err(e) if e.errno() == libc::EFAULT => {
                     self.counts.unexpected += 1;
-                    return Err(VmError::HostMemoryFault { rip: self.rip() });
+                    return Err(self.host_memory_fault());
                 }
                 Err(e) => return Err(VmError::Kvm("KVM_RUN", e)),
             };

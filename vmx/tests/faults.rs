@@ -83,3 +83,39 @@ fn write_to_read_only_host_memory_is_an_error() {
     );
     assert_eq!(READ_ONLY, 7);
 }
+
+/// Recurses with 4 KiB frames until the guest stack (8 MiB) overflows.
+fn deep(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 512]);
+    if depth == 0 {
+        0
+    } else {
+        deep(depth - 1) + frame[7]
+    }
+}
+
+#[test]
+fn guest_stack_overflow_is_reported() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    let mut vcpu = vm.create_vcpu(0).unwrap();
+    assert_eq!(
+        vcpu.run_closure(|| deep(100)).unwrap(),
+        5050,
+        "a shallow recursion fits"
+    );
+    let err = vcpu
+        .run_closure(|| deep(1 << 20))
+        .expect_err("a 4 GiB recursion cannot fit in 8 MiB");
+    println!("{err}");
+    assert!(
+        matches!(err, VmError::StackOverflow { .. }),
+        "the guard page stops it: {err:?}"
+    );
+    assert_eq!(
+        vcpu.run_closure(|| deep(10)).unwrap(),
+        55,
+        "the vCPU runs again"
+    );
+}
