@@ -26,7 +26,7 @@ use kvm_bindings::{
     KVM_MP_STATE_RUNNABLE, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, Msrs, kvm_device_attr,
     kvm_mp_state, kvm_msr_entry, kvm_segment, kvm_sregs, kvm_xcrs,
 };
-use kvm_ioctls::VcpuFd;
+use kvm_ioctls::{SyncReg, VcpuFd};
 use std::any::Any;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -221,6 +221,7 @@ impl Vcpu {
             tsc_synchronised,
             syscall_mode: None,
         };
+        vcpu.fd.set_sync_valid_reg(SyncReg::Register);
         vcpu.install_syscall_entry()?;
         Ok(vcpu)
     }
@@ -433,15 +434,14 @@ impl Vcpu {
 
     fn forward_syscall(&mut self, fs_base: u64) -> Result<(), VmError> {
         self.counts.syscalls += 1;
-        let mut regs = self
-            .fd
-            .get_regs()
-            .map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
+        // KVM filled kvm_run's register copy at the exit (KVM_CAP_SYNC_REGS):
+        // no KVM_GET_REGS / KVM_SET_REGS round trip per system call.
+        let regs = self.fd.sync_regs().regs;
         let call = SyscallArgs {
             nr: regs.rax,
             args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
         };
-        regs.rax = match syscall::policy(&call) {
+        let result = match syscall::policy(&call) {
             // SAFETY: guest-virtual = host-virtual, so the guest's pointer
             // arguments are valid for this process exactly as in the guest;
             // the policy refused calls that would leave this loop.
@@ -460,9 +460,9 @@ impl Vcpu {
                 }
             }
         };
-        self.fd
-            .set_regs(&regs)
-            .map_err(|e| VmError::Kvm("KVM_SET_REGS", e))
+        self.fd.sync_regs_mut().regs.rax = result;
+        self.fd.set_sync_dirty_reg(SyncReg::Register);
+        Ok(())
     }
 
     /// Reads the frame the exception stub left on the CPL0 stack:

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use vmx::guest::{self, Interrupt};
 
-const ROUNDS: u64 = 200;
+const ROUNDS: u64 = 100;
 
 static RESPONDER_IPIS: AtomicU64 = AtomicU64::new(0);
 static INITIATOR_IPIS: AtomicU64 = AtomicU64::new(0);
