@@ -350,6 +350,8 @@ impl Vcpu {
         };
         let mut sregs = self.sregs;
         sregs.fs.base = host_fs_base();
+        // A register copy left dirty by a failed run must not override `regs`.
+        self.fd.clear_sync_dirty_reg(SyncReg::Register);
         self.last_fault_address = None;
         let entered = self
             .fd

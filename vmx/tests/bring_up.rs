@@ -50,6 +50,15 @@ fn closure_uses_heap_stack_and_thread_locals() {
         "KVM stats have an `exits` counter: {stats:?}"
     );
     println!("kvm stats: {:?}", stats.values);
+    const ENTRIES: u32 = 200;
+    let start = std::time::Instant::now();
+    for i in 0..ENTRIES {
+        assert_eq!(vcpu.run_closure(|| i + 1).unwrap(), i + 1);
+    }
+    println!(
+        "run_closure of an empty closure (set-up, entry, DONE exit): {:.1} us",
+        (start.elapsed() / ENTRIES).as_secs_f64() * 1e6
+    );
 }
 
 #[test]
