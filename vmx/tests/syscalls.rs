@@ -196,3 +196,45 @@ fn vcpus_on_two_threads_allocate_and_map_concurrently() {
         println!("vCPU {id}: {exits:?}");
     }
 }
+
+#[test]
+fn guest_sees_memory_remapped_at_the_same_address() {
+    let Some(vm) = common::vm_or_skip() else {
+        return;
+    };
+    let mut vcpu = vm.create_vcpu(0).unwrap();
+    const LEN: usize = 1 << 20;
+    // A memfd holding 0x22 bytes, written by the host kernel (not the guest).
+    // SAFETY: memfd_create with a static name; the fd is owned below.
+    let fd = unsafe { libc::memfd_create(c"vmx-remap".as_ptr(), 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd was just created and is owned by nothing else.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(&[0x22; LEN]).unwrap();
+    let (first, second) = vcpu
+        .run_closure(|| {
+            let prot = libc::PROT_READ | libc::PROT_WRITE;
+            let anonymous = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+            // SAFETY: a fresh anonymous mapping.
+            let p = unsafe { libc::mmap(std::ptr::null_mut(), LEN, prot, anonymous, -1, 0) };
+            assert_ne!(p, libc::MAP_FAILED);
+            // SAFETY: p maps LEN writable bytes.
+            unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0x11, LEN) };
+            // SAFETY: as above.
+            let first = unsafe { std::ptr::read_volatile(p.cast::<u8>().add(LEN - 1)) };
+            // SAFETY: replaces our own mapping with the memfd's pages.
+            let q = unsafe { libc::mmap(p, LEN, prot, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0) };
+            assert_eq!(q, p);
+            // SAFETY: q maps LEN readable bytes.
+            let second = unsafe { std::ptr::read_volatile(q.cast::<u8>().add(LEN - 1)) };
+            // SAFETY: unmapping our own mapping.
+            assert_eq!(unsafe { libc::munmap(q, LEN) }, 0);
+            (first, second)
+        })
+        .unwrap();
+    assert_eq!(
+        (first, second),
+        (0x11, 0x22),
+        "the guest sees the new pages, not stale ones"
+    );
+}
