@@ -8,5 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod standalone;
 pub mod tpcc;
 pub mod wire;
