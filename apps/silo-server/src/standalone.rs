@@ -315,7 +315,7 @@ mod tests {
         };
         let report = run_standalone(&args).expect("standalone run");
         assert_eq!(report.kinds.len(), 5);
-        assert!(report.kinds.values().all(|k| k.service_ns.len() > 0));
+        assert!(report.kinds.values().all(|k| !k.service_ns.is_empty()));
         let overall = report.overall();
         assert!(overall.completed() > 100);
         assert!(report.tps() > 0.0);
