@@ -73,6 +73,11 @@ impl GuestMemory {
         result.map(|()| memory)
     }
 
+    /// Memory slots registered and guest-physical bytes they cover.
+    pub fn usage(&self) -> (u32, u64) {
+        (self.next_slot, self.next_gpa - GPA_BASE)
+    }
+
     /// The guest's CR3.
     pub fn cr3(&self) -> u64 {
         self.tables.cr3()

@@ -145,6 +145,12 @@ impl Vm {
         Vcpu::new(Arc::clone(&self.shared), id)
     }
 
+    /// KVM memory slots in use and the guest-physical bytes they cover
+    /// (every mapped 2 MiB chunk of the process, plus the page tables).
+    pub fn memory_usage(&self) -> (u32, u64) {
+        self.shared.memory().usage()
+    }
+
     /// Makes the host range `[start, start + len)` reachable by the guest
     /// now rather than on its first fault (e.g. NIC rings mapped later).
     pub fn map_range(&self, start: u64, len: u64) -> Result<(), VmError> {

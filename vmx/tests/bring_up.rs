@@ -14,6 +14,12 @@ fn closure_uses_heap_stack_and_thread_locals() {
     let Some(vm) = common::vm_or_skip() else {
         return;
     };
+    let (slots, bytes) = vm.memory_usage();
+    println!("memory slots: {slots}, guest-physical {} MiB", bytes >> 20);
+    assert!(
+        slots >= 2 && bytes % (2 << 20) == 0,
+        "page tables plus the process's regions"
+    );
     let mut vcpu = vm.create_vcpu(0).unwrap();
     println!("syscall mode: {:?}", vcpu.syscall_mode());
     assert!(vcpu.syscall_mode().is_some(), "the syscall probe ran");
