@@ -9,6 +9,7 @@ pub mod netstack_transport;
 pub mod nic;
 pub mod platform;
 pub mod process;
+pub mod resteer;
 pub mod run;
 pub mod runtime;
 pub mod sched;

@@ -2,11 +2,16 @@
 //! core's NIC queue. Receive bursts go through `Stack::handle_frame`, the
 //! stack's events become [`NetEvent`]s, and `Stack::poll` writes every
 //! pending frame in place into the queue's transmit buffers, published by
-//! one `flush_tx` per loop iteration.
+//! one `flush_tx` per loop iteration. On a NIC whose steering we do not
+//! control (TAP), frames of flows homed on another core are re-steered in
+//! software ([`crate::resteer`]).
+
+use std::sync::Arc;
 
 use netstack::{ConnId, Event, FrameSink, Instant, Stack};
 
 use crate::nic::{NicQueue, RxProbe};
+use crate::resteer::SoftQueues;
 use crate::transport::{ConnGone, NetEvent, Transport};
 
 /// A netstack instance bound to one NIC queue.
@@ -14,6 +19,13 @@ pub struct NetstackTransport {
     stack: Stack,
     queue: Box<dyn NicQueue>,
     probe: RxProbe,
+    resteer: Option<Resteer>,
+}
+
+/// This core's place among the software-steered cores.
+struct Resteer {
+    soft: Arc<SoftQueues>,
+    core: usize,
 }
 
 impl NetstackTransport {
@@ -24,7 +36,17 @@ impl NetstackTransport {
             stack,
             queue,
             probe,
+            resteer: None,
         }
+    }
+
+    /// Sends TCP frames of flows homed on another core to that core's
+    /// software queue, and serves this core's software queue (`core` is
+    /// this transport's core; see [`crate::resteer`]).
+    pub fn with_resteering(mut self, soft: Arc<SoftQueues>, core: usize) -> Self {
+        self.probe = soft.probe(core, self.queue.rx_probe());
+        self.resteer = Some(Resteer { soft, core });
+        self
     }
 
     /// The stack, for statistics.
@@ -46,11 +68,27 @@ impl Transport for NetstackTransport {
     type Conn = ConnId;
 
     fn receive(&mut self, now_ns: u64, max: usize) -> usize {
+        let now = Instant(now_ns);
         let burst = self.queue.rx_burst(max);
         for frame in &burst {
-            self.stack.handle_frame(Instant(now_ns), frame);
+            let home = self
+                .resteer
+                .as_ref()
+                .and_then(|r| Some((r, r.soft.misdirected(r.core, frame)?)));
+            match home {
+                Some((resteer, home)) => resteer.soft.forward(home, frame),
+                None => self.stack.handle_frame(now, frame),
+            }
         }
-        burst.len()
+        let mut received = burst.len();
+        drop(burst);
+        if let Some(resteer) = &self.resteer {
+            let stack = &mut self.stack;
+            received += resteer
+                .soft
+                .drain(resteer.core, max, |frame| stack.handle_frame(now, frame));
+        }
+        received
     }
 
     fn rx_pending(&self) -> bool {

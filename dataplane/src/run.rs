@@ -21,6 +21,7 @@ use crate::counters::{CoreCounters, CounterSnapshot};
 use crate::netstack_transport::NetstackTransport;
 use crate::nic::{self, NicOptions, NicSpec, OpenError};
 use crate::process::{self, ProcessError, ProcessRunner};
+use crate::resteer::SoftQueues;
 use crate::runtime::{CoreConfig, build_cores};
 use crate::sched::SchedMode;
 
@@ -147,8 +148,10 @@ impl Dataplane {
             ..NicOptions::default()
         };
         let device = nic::open(&args.nic, &options)?;
+        let resteer =
+            (!device.capabilities.programmable_steering).then(|| SoftQueues::new(args.cores));
         let mut transports = Vec::new();
-        for queue in device.queues {
+        for (core, queue) in device.queues.into_iter().enumerate() {
             let mut stack = Stack::new(StackConfig {
                 mac,
                 ipv4: args.ip,
@@ -156,7 +159,11 @@ impl Dataplane {
                 ..StackConfig::default()
             })?;
             stack.listen(args.port)?;
-            transports.push(NetstackTransport::new(stack, queue));
+            let transport = NetstackTransport::new(stack, queue);
+            transports.push(match &resteer {
+                Some(soft) => transport.with_resteering(Arc::clone(soft), core),
+                None => transport,
+            });
         }
         let config = CoreConfig {
             mode: args.sched,

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use netstack::{Stack, StackConfig};
-use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
 
 use super::workload::{Action, PORT, Steering, Workload};
 use super::{NetOutcome, SimNetwork};
@@ -22,6 +21,7 @@ use crate::nic::shm::ShmNic;
 use crate::nic::{
     Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, TxError,
 };
+use crate::resteer::tcp_flow;
 use crate::run::mac_for;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
@@ -158,19 +158,6 @@ enum Dest {
     Core(usize),
 }
 
-/// The TCP source port of an Ethernet frame, if it carries TCP over IPv4.
-fn tcp_source_port(frame: &[u8]) -> Option<u16> {
-    let ethernet = EthernetFrame::new_checked(frame).ok()?;
-    if ethernet.ethertype() != EthernetProtocol::Ipv4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
-    if ip.next_header() != IpProtocol::Tcp {
-        return None;
-    }
-    Some(TcpPacket::new_checked(ip.payload()).ok()?.src_port())
-}
-
 /// The frame network of one simulation.
 pub(crate) struct FrameNet {
     ports: Vec<Arc<SimPort>>,
@@ -292,7 +279,7 @@ impl FrameNet {
 
     /// The server queue a client frame is received on.
     fn steer(&self, frame: &[u8]) -> usize {
-        let port = tcp_source_port(frame);
+        let port = tcp_flow(frame).map(|flow| flow.src_port);
         match (self.steering, port) {
             (Steering::AllOn(core), _) => core.min(self.ports.len().saturating_sub(1)),
             (Steering::Spread, Some(port)) => self.home_of_port.get(&port).copied().unwrap_or(0),
