@@ -14,8 +14,11 @@
 //! interrupt stack (256 KiB), with SSE/AVX state saved around it. It
 //! interrupts arbitrary code of the same thread, so, like a signal
 //! handler, it must be async-signal-safe: no allocation, no lock the
-//! interrupted code may hold (use atomics and lock-free queues), and no
-//! long work, since the next interrupt waits until it returns.
+//! interrupted code may hold (use atomics and lock-free queues), no
+//! panic (it cannot unwind through the interrupt entry: the process
+//! aborts), and no long work, since the next interrupt waits until it
+//! returns. Per-core state is reached through thread-locals: each vCPU runs
+//! on its own thread, and the guest uses that thread's FS base.
 
 use crate::arch::msr;
 use crate::stubs::{IPI_VECTOR, SANDBOX_DONE, SANDBOX_WRMSR, TIMER_VECTOR};
