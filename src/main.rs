@@ -26,12 +26,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Load generation, sweeps, calibration and plots.
-    Bench {
-        /// Arguments of the bench command.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Load generation, sweeps, queueing bounds and plots.
+    Bench(bench::cli::BenchArgs),
     /// The embedded default: a short zygos vs partitioned sweep on the shm NIC.
     Demo {
         /// Arguments of the demo command.
@@ -46,11 +42,18 @@ fn not_yet_available(what: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { .. } => not_yet_available("run"),
+        Command::Run { args } => dataplane::run::cli(&args),
         Command::Ctl { .. } => not_yet_available("ctl"),
-        Command::Bench { .. } => not_yet_available("bench"),
+        Command::Bench(args) => bench::cli::run(args),
         Command::Demo { .. } => not_yet_available("demo"),
     }
 }
