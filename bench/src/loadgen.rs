@@ -218,8 +218,8 @@ impl Shared {
     }
 }
 
-/// Per-response record of the receiver: (id, latency ns).
-type Completion = (u64, u64);
+/// Per-response record of the receiver: (request id, latency ns).
+pub type Completion = (u64, u64);
 
 fn receive(shared: &Shared) -> Result<Vec<Completion>, LoadError> {
     let io_error = |what| move |source| LoadError::Io { what, source };
@@ -334,11 +334,16 @@ fn free_connection(shared: &Shared, depth: usize, rng: &mut SmallRng) -> Option<
 }
 
 /// Send-side outcome: send times (ns) and deferred count.
-struct SendLog {
-    send_ns: Vec<u64>,
-    /// How late each send left after its scheduled time.
-    lateness_ns: Vec<u64>,
-    deferred: u64,
+/// What the sender did, for [`build_report`]. Request ids are indices:
+/// request `i` left at `send_ns[i]`.
+#[derive(Debug, Clone, Default)]
+pub struct SendLog {
+    /// Send time of each request, ns since the run started (ascending).
+    pub send_ns: Vec<u64>,
+    /// How late each send left after its scheduled time, ns.
+    pub lateness_ns: Vec<u64>,
+    /// Requests that waited for a free pipeline slot.
+    pub deferred: u64,
 }
 
 fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
@@ -429,7 +434,6 @@ pub fn run_load(addr: SocketAddr, config: &LoadSpec) -> Result<LoadReport, LoadE
     if !(config.arrivals.rate().is_finite() && config.arrivals.rate() > 0.0) {
         return Err(LoadError::Config("the rate must be positive"));
     }
-    let warnings: Vec<String> = config.capacity_warning().into_iter().collect();
     let shared = Arc::new(Shared {
         in_flight: (0..config.connections)
             .map(|_| InFlight::default())
@@ -453,15 +457,18 @@ pub fn run_load(addr: SocketAddr, config: &LoadSpec) -> Result<LoadReport, LoadE
     shared.sending_done.store(true, Ordering::Release);
     let completions = receiver.join().map_err(|_| LoadError::Receiver)??;
     let log = sent?;
-    Ok(report(config, &log, completions, warnings))
+    Ok(build_report(config, &log, completions))
 }
 
-fn report(
+/// Applies the run-wide checks and the latency analysis to raw run data.
+/// Public so that a generator over another transport (the dataplane's own
+/// netstack) reports exactly like this one.
+pub fn build_report(
     config: &LoadSpec,
     log: &SendLog,
     mut completions: Vec<Completion>,
-    warnings: Vec<String>,
 ) -> LoadReport {
+    let warnings: Vec<String> = config.capacity_warning().into_iter().collect();
     let warmup_ns = config.warmup.as_nanos() as u64;
     let first_measured = log.send_ns.partition_point(|&t| t < warmup_ns);
     let measured_sends = &log.send_ns[first_measured..];
@@ -473,7 +480,7 @@ fn report(
     };
     let gaps: Vec<f64> = measured_sends
         .windows(2)
-        .map(|w| (w[1] - w[0]) as f64)
+        .map(|w| w[1].saturating_sub(w[0]) as f64)
         .collect();
     let mut failed_checks = Vec::new();
     let sent = log.send_ns.len() as u64;
@@ -523,5 +530,91 @@ fn report(
         latency,
         histogram: summarize(&measured),
         send_lateness: summarize(&log.lateness_ns[first_measured..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::{Distribution, Exp};
+
+    /// A clean synthetic run: Poisson sends at `rate` for 2 s, exponential
+    /// latencies of mean 20 µs, every request answered.
+    fn clean_run(rate: f64) -> (LoadSpec, SendLog, Vec<Completion>) {
+        let spec = LoadSpec::new(
+            rate,
+            ServiceDistribution::Exponential { mean: 10.0 },
+            Duration::from_secs(2),
+        );
+        let mut rng = SmallRng::seed_from_u64(2);
+        let latency = Exp::new(1.0 / 20_000.0).unwrap();
+        let mut log = SendLog::default();
+        let mut now = 0.0;
+        while now < 2.2e9 {
+            now += spec.arrivals.next_gap(&mut rng) * 1e9;
+            log.send_ns.push(now as u64);
+            log.lateness_ns.push(0);
+        }
+        let completions = (0..log.send_ns.len() as u64)
+            .map(|id| (id, latency.sample(&mut rng) as u64))
+            .collect();
+        (spec, log, completions)
+    }
+
+    #[test]
+    fn a_clean_run_passes_every_check() {
+        let (spec, log, completions) = clean_run(20_000.0);
+        let report = build_report(&spec, &log, completions);
+        assert!(
+            report.failed_checks.is_empty(),
+            "{:?}",
+            report.failed_checks
+        );
+        assert!((report.achieved_rps / 20_000.0 - 1.0).abs() < 0.02);
+        let p99 = report.p99().valid().expect("valid p99");
+        let truth = 20.0 * 100f64.ln();
+        assert!(p99.low <= truth && truth <= p99.high, "{p99:?} vs {truth}");
+        assert!((report.histogram.p99 / truth - 1.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn missing_answers_deferrals_and_bursts_make_every_percentile_na() {
+        let (spec, mut log, mut completions) = clean_run(20_000.0);
+        completions.truncate(completions.len() - 5);
+        log.deferred = 3;
+        let report = build_report(&spec, &log, completions);
+        assert_eq!(
+            report.failed_checks,
+            [
+                NotAvailable::Unanswered { missing: 5 },
+                NotAvailable::PipelineExhausted { deferred: 3 }
+            ]
+        );
+        assert!(
+            report
+                .latency
+                .percentiles
+                .iter()
+                .all(|p| p.valid().is_none())
+        );
+        // A ~9 ms stall followed by a burst of back-to-back sends.
+        let (spec, mut log, completions) = clean_run(20_000.0);
+        let stall_end = log.send_ns[10_000] + 9_000_000;
+        assert!(
+            stall_end + 200 * 100 < log.send_ns[10_200],
+            "stays in order"
+        );
+        for (offset, t) in log.send_ns[10_000..10_200].iter_mut().enumerate() {
+            *t = stall_end + offset as u64 * 100;
+        }
+        let report = build_report(&spec, &log, completions);
+        assert!(
+            matches!(
+                report.failed_checks[..],
+                [NotAvailable::InterArrivalsNotExponential { .. }]
+            ),
+            "{:?}",
+            report.failed_checks
+        );
     }
 }
