@@ -67,11 +67,20 @@ impl<T: Transport, S> HomeNet<T, S> {
         }
     }
 
-    /// Receive, stack, shuffle, remote system calls, transmit; returns the
-    /// amount of work found (0: nothing to do).
-    pub(crate) fn service<A: App<Conn = S>>(&mut self, p: &mut impl CorePlatform, app: &A) -> u64 {
+    /// Receive (when `receive`), stack, shuffle, remote system calls,
+    /// transmit; returns the amount of work found (0: nothing to do).
+    pub(crate) fn service<A: App<Conn = S>>(
+        &mut self,
+        p: &mut impl CorePlatform,
+        app: &A,
+        receive: bool,
+    ) -> u64 {
         let now = p.now_ns();
-        let frames = self.transport.receive(now, MAX_BURST) as u64;
+        let frames = if receive {
+            self.transport.receive(now, MAX_BURST) as u64
+        } else {
+            0
+        };
         if frames > 0 {
             CoreCounters::bump(&self.counters.packets, frames);
             p.charge(Work::Packets(frames));

@@ -152,7 +152,7 @@ impl<T: Transport, A: App> Core<T, A> {
         let start = p.now_ns();
         let mut work = self.complete_inflight(p);
         work += self.handle_ipi(p);
-        work += self.net.service(p, &*self.app);
+        work += self.net.service(p, &*self.app, true);
         for _ in 0..self.config.mode.claims_per_iteration(self.config.batch) {
             let Some(claim) = self.net.shuffle.pop() else {
                 break;
@@ -285,7 +285,8 @@ impl<T: Transport, A: App> Core<T, A> {
 }
 
 /// Consumes the core's IPI mailbox and, when set, performs the handler's
-/// work (thesis ch. 4.4.5).
+/// work (thesis ch. 4.4.5): process incoming packets if the shuffle queue
+/// is empty, execute the remote system calls, transmit.
 fn ipi_service<T: Transport, A: App>(
     net: &mut HomeNet<T, A::Conn>,
     app: &A,
@@ -299,5 +300,8 @@ fn ipi_service<T: Transport, A: App>(
         return 0;
     }
     CoreCounters::bump(&net.counters.ipis_received, 1);
-    1 + net.service(p, app)
+    // Incoming packets only when the shuffle queue ran dry (it is what
+    // refills it); remote system calls and transmit always.
+    let receive = net.shuffle.ready_hint() == 0;
+    1 + net.service(p, app, receive)
 }
