@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod args;
 pub mod engine;
 pub mod standalone;
 pub mod tpcc;

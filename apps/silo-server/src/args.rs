@@ -1,0 +1,161 @@
+//! `zygos run silo ...`: loads a TPC-C database of W warehouses and serves
+//! it over the wire protocol ([`crate::wire`]) as a dataplane.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use dataplane::nic::NicSpec;
+use dataplane::run::{
+    BuiltinApp, Dataplane, PlatformKind, RunArgs, RunError, RunReport, run_until_signal,
+};
+use dataplane::sched::SchedMode;
+
+use crate::app::SiloApp;
+use crate::engine::LoadError;
+use crate::tpcc::{Scale, Tpcc};
+
+/// Arguments of `zygos run silo`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "zygos run silo",
+    about = "Serve a Silo TPC-C database (one transaction per request) as a dataplane"
+)]
+pub struct SiloArgs {
+    /// Number of warehouses W.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub warehouses: u32,
+    /// Items loaded (spec: 100000); a smaller value scales the population down.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub items: u32,
+    /// Customers per district (spec: 3000).
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(1..=3_000))]
+    pub customers: u32,
+    /// Seed of the loader.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// TCP port.
+    #[arg(long, default_value_t = 7070)]
+    pub port: u16,
+    /// Number of dataplane cores (one NIC queue each).
+    #[arg(long, default_value_t = 1)]
+    pub cores: usize,
+    /// Scheduling mode.
+    #[arg(long, value_enum, default_value_t = SchedMode::Zygos)]
+    pub sched: SchedMode,
+    /// Batch bound B of the partitioned mode.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Platform.
+    #[arg(long, value_enum, default_value_t = PlatformKind::Process)]
+    pub platform: PlatformKind,
+    /// NIC: shm:NAME or tap:NAME.
+    #[arg(long)]
+    pub nic: NicSpec,
+    /// The dataplane's IPv4 address.
+    #[arg(long)]
+    pub ip: Ipv4Addr,
+    /// Prefix length of the dataplane's subnet.
+    #[arg(long, default_value_t = 24)]
+    pub netmask_len: u8,
+}
+
+/// Why `zygos run silo` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SiloRunError {
+    /// Loading the database failed.
+    #[error("loading the database: {0}")]
+    Load(#[from] LoadError),
+    /// The dataplane failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl SiloArgs {
+    /// The population.
+    pub fn scale(&self) -> Scale {
+        Scale {
+            warehouses: self.warehouses,
+            items: self.items,
+            customers_per_district: self.customers,
+        }
+    }
+
+    /// The dataplane settings ([`Dataplane::start`] takes the application
+    /// separately; `app` names only built-in ones and is a placeholder).
+    pub fn run_args(&self) -> RunArgs {
+        RunArgs {
+            app: BuiltinApp::Echo,
+            cores: self.cores,
+            sched: self.sched,
+            batch: self.batch,
+            platform: self.platform,
+            nic: self.nic.clone(),
+            ip: self.ip,
+            netmask_len: self.netmask_len,
+            port: self.port,
+        }
+    }
+
+    fn app(&self) -> Result<SiloApp, LoadError> {
+        Ok(SiloApp::new(Arc::new(Tpcc::load(self.scale(), self.seed)?)))
+    }
+
+    /// Loads the database and starts serving it; stop with
+    /// [`Dataplane::stop`].
+    pub fn start(&self) -> Result<Dataplane, SiloRunError> {
+        Ok(Dataplane::start(&self.run_args(), self.app()?)?)
+    }
+
+    /// Loads the database and serves it until SIGINT or SIGTERM.
+    pub fn run(&self) -> Result<RunReport, SiloRunError> {
+        Ok(run_until_signal(&self.run_args(), self.app()?)?)
+    }
+}
+
+/// `zygos run silo ARGS...` for the CLI (ARGS without the word `silo`):
+/// exit code 2 for bad arguments, 1 for a failed run.
+pub fn cli(args: &[String]) -> ExitCode {
+    let parsed = SiloArgs::try_parse_from(
+        std::iter::once("zygos run silo").chain(args.iter().map(String::as_str)),
+    );
+    let args = match parsed {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match args.run() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("zygos run silo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<SiloArgs, clap::Error> {
+        SiloArgs::try_parse_from(line.split_whitespace())
+    }
+
+    #[test]
+    fn defaults_are_the_spec_population() {
+        let args = parse("run --warehouses 4 --nic shm:x --ip 10.0.0.1 --cores 2").unwrap();
+        assert_eq!(args.scale(), Scale::spec(4));
+        let run = args.run_args();
+        assert_eq!((run.cores, run.port), (2, 7070));
+    }
+
+    #[test]
+    fn out_of_range_populations_are_refused() {
+        assert!(parse("run --warehouses 0 --nic shm:x --ip 10.0.0.1").is_err());
+        assert!(parse("run --items 100001 --nic shm:x --ip 10.0.0.1").is_err());
+        assert!(parse("run --customers 0 --nic shm:x --ip 10.0.0.1").is_err());
+    }
+}
