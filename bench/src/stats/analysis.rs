@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StatsError;
 use super::anderson_darling::{Significance, anderson_darling_exponential};
 use super::percentile::{PercentileEstimate, percentile_with_ci};
 use super::spearman::{SamplingPolicy, choose_sampling_interval};
@@ -105,9 +106,10 @@ pub fn analyze_latencies(
     };
     let mut kept: Vec<f64> = latencies.iter().step_by(interval).copied().collect();
     match check_stationary(&kept) {
-        Ok(Ok(())) => {}
+        // A series without variation (Degenerate) is trivially stationary.
+        Ok(Ok(())) | Err(StatsError::Degenerate) => {}
         Ok(Err(drift)) => return unavailable(drift.into(), Some(interval), kept.len()),
-        Err(_) => {
+        Err(StatsError::TooFew { .. } | StatsError::InvalidValue) => {
             let reason = NotAvailable::TooFewSamples {
                 samples: kept.len(),
                 percentile: PERCENTILES[0],
@@ -164,6 +166,21 @@ mod tests {
         let p99 = analysis.p99().valid().unwrap();
         assert!(p99.low <= 100f64.ln() && 100f64.ln() <= p99.high, "{p99:?}");
         assert!(analysis.percentiles.iter().all(|p| p.valid().is_some()));
+    }
+
+    #[test]
+    fn constant_latencies_are_reported_and_short_runs_are_not() {
+        let constant = vec![42.0; 5000];
+        let analysis = analyze_latencies(&constant, &SamplingPolicy::default(), 0.95);
+        assert_eq!(analysis.p99().valid().map(|p| p.value), Some(42.0));
+        let short = analyze_latencies(&constant[..100], &SamplingPolicy::default(), 0.95);
+        assert!(matches!(
+            short.p99(),
+            Checked::NotAvailable(NotAvailable::TooFewLatencies {
+                samples: 100,
+                needed: 1000
+            })
+        ));
     }
 
     #[test]

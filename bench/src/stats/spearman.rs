@@ -120,6 +120,12 @@ pub fn choose_sampling_interval(
     series: &[f64],
     policy: &SamplingPolicy,
 ) -> Result<usize, NotAvailable> {
+    if series.len() < policy.min_samples {
+        return Err(NotAvailable::TooFewLatencies {
+            samples: series.len(),
+            needed: policy.min_samples,
+        });
+    }
     let mut interval = 1;
     let mut last = RankCorrelation { rho: 0.0, pairs: 0 };
     while interval <= policy.max_interval && series.len() / interval >= policy.min_samples {

@@ -35,6 +35,14 @@ pub enum NotAvailable {
     /// The sampled latencies drift over the run.
     #[error("latencies not stationary ({0})")]
     NotStationary(#[from] crate::stats::stationarity::NonStationarity),
+    /// The run produced fewer latency samples than the analysis needs.
+    #[error("only {samples} latency samples, at least {needed} needed")]
+    TooFewLatencies {
+        /// Samples available.
+        samples: usize,
+        /// Samples needed.
+        needed: usize,
+    },
     /// Too few samples for the confidence interval of a percentile.
     #[error("{samples} samples are too few for the {percentile} percentile's confidence interval")]
     TooFewSamples {
