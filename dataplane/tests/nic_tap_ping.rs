@@ -294,20 +294,51 @@ fn kernel_pings_a_responder_on_a_multi_queue_tap() {
 }
 
 #[test]
-fn a_single_queue_device_of_that_name_is_refused_with_the_reason() {
+fn existing_devices_are_joined_only_when_they_are_multi_queue_taps() {
     if let Some(reason) = skip_reason() {
         println!("skipped: {reason}");
         return;
     }
-    let netns = Netns::create("sq");
-    let tap = format!("zys{}", std::process::id() % 100_000);
-    netns.exec_ok(&["ip", "tuntap", "add", "mode", "tap", "name", &tap]);
-    let result = netns
-        .spawn_inside(move || TapNic::open(&tap, 1).map(|_| ()))
-        .join()
-        .unwrap();
+    let netns = Netns::create("pre");
+    let single = format!("zys{}", std::process::id() % 100_000);
+    let multi = format!("zym{}", std::process::id() % 100_000);
+    netns.exec_ok(&["ip", "tuntap", "add", "mode", "tap", "name", &single]);
+    netns.exec_ok(&[
+        "ip",
+        "tuntap",
+        "add",
+        "mode",
+        "tap",
+        "multi_queue",
+        "name",
+        &multi,
+    ]);
+    let (single_result, multi_queues) = {
+        let (single, multi) = (single.clone(), multi.clone());
+        netns
+            .spawn_inside(move || {
+                let single_result = TapNic::open(&single, 1).map(|_| ());
+                let multi_queues = TapNic::open(&multi, 3).map(|mut nic| nic.take_queues().len());
+                (
+                    single_result,
+                    multi_queues.map_err(|error| error.to_string()),
+                )
+            })
+            .join()
+            .unwrap()
+    };
     assert!(
-        matches!(result, Err(TapError::NotMultiQueueTap { .. })),
-        "{result:?}"
+        matches!(single_result, Err(TapError::NotMultiQueueTap { .. })),
+        "{single_result:?}"
+    );
+    assert_eq!(
+        multi_queues,
+        Ok(3),
+        "joined the persistent multi-queue device"
+    );
+    let show = netns.exec(&["ip", "link", "show", &multi]);
+    assert!(
+        show.status.success(),
+        "a persistent device outlives our fds"
     );
 }
