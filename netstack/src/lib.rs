@@ -46,5 +46,5 @@ pub use tcp::migrate::{ConnectionState, TimerState};
 pub use tcp::options::{MAX_OPTIONS_LEN, OptionError, TcpOptions};
 pub use tcp::rtt::RttEstimator;
 pub use tcp::seq::Seq;
-pub use tcp::tcb::State;
+pub use tcp::tcb::{ReceiveSequence, SendSequence, State};
 pub use time::{Duration, Instant};

@@ -79,7 +79,7 @@ fn sender_migrates_with_unacknowledged_and_unsent_bytes() {
                 return conns;
             }
             let state = link.a.export(client).unwrap();
-            let in_flight = state.snd_nxt.0.wrapping_sub(state.snd_una.0);
+            let in_flight = state.send.nxt.0.wrapping_sub(state.send.una.0);
             carried = Some((in_flight, state.send_buffer.len()));
             let mut fresh = Stack::new(common::client_config()).unwrap();
             let imported = fresh.import(link.now, &state).unwrap();

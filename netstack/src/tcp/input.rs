@@ -102,15 +102,15 @@ impl Tcb {
     /// 3.7.1 MSS, RFC 7323 sections 2.2 and 3.2 negotiation).
     pub(crate) fn apply_syn_options(&mut self, options: &TcpOptions, config: &StackConfig) {
         // RFC 9293 section 3.7.1: 536 when the peer sends no MSS option.
-        self.smss = options.mss.unwrap_or(536).min(config.mss).max(64);
+        self.snd.mss = options.mss.unwrap_or(536).min(config.mss).max(64);
         match options.window_scale {
             Some(shift) if config.window_scaling => {
-                self.snd_wscale = shift;
-                self.rcv_wscale = window_shift(self.rx.capacity());
+                self.snd.wscale = shift;
+                self.rcv.wscale = window_shift(self.rx.capacity());
             }
             _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
             }
         }
         self.ts_recent = match options.timestamp {
@@ -132,7 +132,7 @@ impl Tcb {
         let seg = if self.state == State::SynReceived
             && seg.flags.syn
             && seg.flags.ack
-            && seg.seq == self.irs
+            && seg.seq == self.rcv.irs
         {
             trimmed = Segment {
                 seq: seg.seq + 1,
@@ -169,7 +169,7 @@ impl Tcb {
         if !self.acceptable(seg) {
             // A zero window still takes ACKs and RSTs of a segment at RCV.NXT
             // (the text is dropped).
-            let zero_window_probe = self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt;
+            let zero_window_probe = self.rcv_wnd() == 0 && seg.seq == self.rcv.nxt;
             if !zero_window_probe {
                 cx.stats.tcp_unacceptable += 1;
                 if !seg.flags.rst {
@@ -186,7 +186,7 @@ impl Tcb {
         }
         // RFC 7323 section 4.3: TS.Recent follows segments at RCV.NXT.
         if let (Some(recent), Some((tsval, _))) = (self.ts_recent, seg.options.timestamp)
-            && seg.seq <= self.rcv_nxt
+            && seg.seq <= self.rcv.nxt
             && (tsval.wrapping_sub(recent) as i32) >= 0
         {
             self.ts_recent = Some(tsval);
@@ -194,7 +194,7 @@ impl Tcb {
         // Second: the RST bit (RFC 5961 section 3.2: only an exact match
         // resets; an in-window RST draws a challenge ACK).
         if seg.flags.rst {
-            if seg.seq != self.rcv_nxt {
+            if seg.seq != self.rcv.nxt {
                 self.challenge_ack(cx);
                 return Verdict::keep();
             }
@@ -222,17 +222,17 @@ impl Tcb {
         }
         let mut verdict = Verdict::keep();
         if self.state == State::SynReceived {
-            if !(self.snd_una < seg.ack && seg.ack <= self.snd_max) {
+            if !(self.snd.una < seg.ack && seg.ack <= self.snd.max) {
                 return Verdict::rst(Rst {
                     seq: seg.ack,
                     ack: None,
                 });
             }
             self.state = State::Established;
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.snd_wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.wnd;
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = seg.ack;
             self.app_visible = true;
             match self.listener {
                 Some(port) => {
@@ -255,11 +255,11 @@ impl Tcb {
         ) {
             self.receive_text(seg.seq, payload, cx);
             if seg.flags.fin && payload.len() == seg.payload.len() {
-                self.rx_fin = Some(seg.seq + seg.payload.len());
+                self.rcv.fin = Some(seg.seq + seg.payload.len());
             }
         }
         // Eighth: the FIN bit, once RCV.NXT reaches it.
-        if self.rx_fin == Some(self.rcv_nxt) {
+        if self.rcv.fin == Some(self.rcv.nxt) {
             self.receive_fin(cx);
         }
         if self.state == State::LastAck && self.fin_acked() {
@@ -272,9 +272,9 @@ impl Tcb {
     /// RFC 9293 section 3.10.7.4 acceptability table.
     fn acceptable(&self, seg: &Segment<'_>) -> bool {
         let window = self.rcv_wnd();
-        let in_window = |s: Seq| self.rcv_nxt <= s && s < self.rcv_nxt + window;
+        let in_window = |s: Seq| self.rcv.nxt <= s && s < self.rcv.nxt + window;
         match (seg.len(), window) {
-            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, 0) => seg.seq == self.rcv.nxt,
             (0, _) => in_window(seg.seq),
             (_, 0) => false,
             (len, _) => in_window(seg.seq) || in_window(seg.seq + (len - 1)),
@@ -288,7 +288,7 @@ impl Tcb {
 
     /// RFC 9293 section 3.10.7.3: segment arrives in SYN-SENT.
     fn on_segment_syn_sent(&mut self, seg: &Segment<'_>, cx: &mut Ctx<'_>) -> Verdict {
-        if seg.flags.ack && (seg.ack <= self.iss || seg.ack > self.snd_max) {
+        if seg.flags.ack && (seg.ack <= self.snd.iss || seg.ack > self.snd.max) {
             if seg.flags.rst {
                 return Verdict::keep();
             }
@@ -308,20 +308,20 @@ impl Tcb {
         if !seg.flags.syn {
             return Verdict::keep();
         }
-        self.irs = seg.seq;
-        self.rcv_nxt = seg.seq + 1;
-        self.rcv_adv = self.rcv_nxt;
+        self.rcv.irs = seg.seq;
+        self.rcv.nxt = seg.seq + 1;
+        self.rcv.adv = self.rcv.nxt;
         self.apply_syn_options(&seg.options, cx.config);
         // RFC 7323 section 2.2: the window of a SYN is never scaled.
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        self.snd.wnd = u32::from(seg.window);
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = seg.seq;
+        self.snd.wl2 = seg.ack;
         self.peer_raw_window = seg.window;
         self.ack_now = true;
         if seg.flags.ack {
-            self.snd_una = seg.ack;
-            self.snd_nxt = self.snd_nxt.max(seg.ack);
+            self.snd.una = seg.ack;
+            self.snd.nxt = self.snd.nxt.max(seg.ack);
             self.rtt
                 .on_ack(seg.ack, cx.now, cx.config.rto_min, cx.config.rto_max);
             self.rtx_deadline = None;
@@ -331,7 +331,7 @@ impl Tcb {
         } else {
             // Simultaneous open: answer with SYN,ACK <SEQ=ISS><ACK=RCV.NXT>.
             self.state = State::SynReceived;
-            self.snd_nxt = self.iss;
+            self.snd.nxt = self.snd.iss;
         }
         Verdict::keep()
     }
@@ -341,40 +341,40 @@ impl Tcb {
     fn process_ack(&mut self, seg: &Segment<'_>, cx: &mut Ctx<'_>) -> Option<Verdict> {
         // RFC 5961 section 5.2: acceptable range is
         // SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
-        if seg.ack > self.snd_max || seg.ack < self.snd_una - self.max_snd_wnd as usize {
+        if seg.ack > self.snd.max || seg.ack < self.snd.una - self.snd.max_wnd as usize {
             self.challenge_ack(cx);
             return Some(Verdict::keep());
         }
-        let outstanding = (self.snd_max - self.snd_una) as u32;
-        let scaled_window = u32::from(seg.window) << self.snd_wscale;
+        let outstanding = (self.snd.max - self.snd.una) as u32;
+        let scaled_window = u32::from(seg.window) << self.snd.wscale;
         self.peer_raw_window = seg.window;
-        if seg.ack > self.snd_una {
+        if seg.ack > self.snd.una {
             self.on_new_ack(seg.ack, outstanding, cx);
-        } else if seg.ack == self.snd_una
+        } else if seg.ack == self.snd.una
             && outstanding > 0
             && seg.payload.is_empty()
             && !seg.flags.fin
-            && scaled_window == self.snd_wnd
+            && scaled_window == self.snd.wnd
         {
             // RFC 5681 section 2 "duplicate acknowledgment".
             let payload = self.segment_payload() as u32;
-            if self.cc.on_dup_ack(outstanding, self.snd_max, payload) == AckAction::RetransmitHead {
+            if self.cc.on_dup_ack(outstanding, self.snd.max, payload) == AckAction::RetransmitHead {
                 cx.stats.tcp_fast_retransmits += 1;
                 self.retransmit_head = true;
                 self.rtt.cancel();
             }
         }
-        if seg.ack == self.snd_una && scaled_window == 0 {
+        if seg.ack == self.snd.una && scaled_window == 0 {
             // The peer answers our zero-window probes: it is alive
             // (RFC 9293 section 3.8.6.1, probing never times out).
             self.retries = 0;
         }
         // Window update (SND.WL1/SND.WL2 rule).
-        if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
-            self.snd_wnd = scaled_window;
-            self.max_snd_wnd = self.max_snd_wnd.max(scaled_window);
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
+        if self.snd.wl1 < seg.seq || (self.snd.wl1 == seg.seq && self.snd.wl2 <= seg.ack) {
+            self.snd.wnd = scaled_window;
+            self.snd.max_wnd = self.snd.max_wnd.max(scaled_window);
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = seg.ack;
             if scaled_window > 0 {
                 self.persist_deadline = None;
             }
@@ -395,7 +395,7 @@ impl Tcb {
     /// SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged bytes, sample the
     /// RTT, grow the congestion window, restart or stop the timer.
     fn on_new_ack(&mut self, ack: Seq, outstanding: u32, cx: &mut Ctx<'_>) {
-        let acked = (ack - self.snd_una) as u32;
+        let acked = (ack - self.snd.una) as u32;
         let data_acked = if ack > self.tx_seq {
             ack.min(self.data_end()) - self.tx_seq
         } else {
@@ -403,8 +403,8 @@ impl Tcb {
         };
         self.tx.discard(data_acked);
         self.tx_seq = self.tx_seq + data_acked;
-        self.snd_una = ack;
-        self.snd_nxt = self.snd_nxt.max(ack);
+        self.snd.una = ack;
+        self.snd.nxt = self.snd.nxt.max(ack);
         self.retries = 0;
         self.rtt
             .on_ack(ack, cx.now, cx.config.rto_min, cx.config.rto_max);
@@ -414,7 +414,7 @@ impl Tcb {
             self.rtt.cancel();
         }
         // RFC 6298 section 5.2 and 5.3.
-        if self.snd_max > self.snd_una {
+        if self.snd.max > self.snd.una {
             self.rtx_deadline = Some(cx.now + self.rtt.rto());
         } else {
             self.rtx_deadline = None;
@@ -432,19 +432,19 @@ impl Tcb {
         if payload.is_empty() {
             return;
         }
-        let skip = self.rcv_nxt - seq;
+        let skip = self.rcv.nxt - seq;
         if skip >= payload.len() {
             return;
         }
         let data = &payload[skip..];
-        let offset = (seq + skip) - self.rcv_nxt;
+        let offset = (seq + skip) - self.rcv.nxt;
         if offset == 0 {
             let had_holes = !self.ooo.is_empty();
             let written = self.rx.write_beyond(0, data);
             self.rx.commit(written);
             let extra = self.ooo.advance(written as u32) as usize;
             self.rx.commit(extra);
-            self.rcv_nxt = self.rcv_nxt + (written + extra);
+            self.rcv.nxt = self.rcv.nxt + (written + extra);
             if written + extra > 0 {
                 self.signal_readable(cx);
             }
@@ -471,8 +471,8 @@ impl Tcb {
 
     /// RFC 9293 section 3.10.7.4 "eighth, check the FIN bit".
     fn receive_fin(&mut self, cx: &mut Ctx<'_>) {
-        self.rx_fin = None;
-        self.rcv_nxt = self.rcv_nxt + 1;
+        self.rcv.fin = None;
+        self.rcv.nxt = self.rcv.nxt + 1;
         self.ack_now = true;
         if !self.peer_closed {
             self.peer_closed = true;

@@ -14,7 +14,7 @@ use super::congestion::Congestion;
 use super::rtt::RttEstimator;
 use super::seq::Seq;
 use super::table::key;
-use super::tcb::{State, Tcb};
+use super::tcb::{ReceiveSequence, SendSequence, State, Tcb};
 use crate::error::{ConnError, ImportError};
 use crate::event::{ConnId, Event};
 use crate::stack::Stack;
@@ -42,36 +42,10 @@ pub struct ConnectionState {
     pub local: SocketAddrV4,
     /// The peer's address and port.
     pub remote: SocketAddrV4,
-    /// Initial send sequence number.
-    pub iss: Seq,
-    /// Oldest unacknowledged sequence number.
-    pub snd_una: Seq,
-    /// Next sequence number to send.
-    pub snd_nxt: Seq,
-    /// Highest sequence number sent plus one.
-    pub snd_max: Seq,
-    /// Peer's window (bytes, scaled).
-    pub snd_wnd: u32,
-    /// Largest window the peer offered.
-    pub max_snd_wnd: u32,
-    /// Segment sequence number of the last window update.
-    pub snd_wl1: Seq,
-    /// Segment acknowledgment number of the last window update.
-    pub snd_wl2: Seq,
-    /// Peer's window-scale shift.
-    pub snd_wscale: u8,
-    /// Our window-scale shift.
-    pub rcv_wscale: u8,
-    /// Effective send MSS.
-    pub smss: u16,
-    /// Initial receive sequence number.
-    pub irs: Seq,
-    /// Next sequence number expected.
-    pub rcv_nxt: Seq,
-    /// Right edge of the window last advertised.
-    pub rcv_adv: Seq,
-    /// Sequence number of a FIN received out of order.
-    pub rx_fin: Option<Seq>,
+    /// Send sequence variables.
+    pub send: SendSequence,
+    /// Receive sequence variables.
+    pub receive: ReceiveSequence,
     /// TS.Recent, Some when timestamps are in use.
     pub ts_recent: Option<u32>,
     /// Our TSval at export.
@@ -136,21 +110,8 @@ impl Stack {
             state: tcb.state,
             local: tcb.local,
             remote: tcb.remote,
-            iss: tcb.iss,
-            snd_una: tcb.snd_una,
-            snd_nxt: tcb.snd_nxt,
-            snd_max: tcb.snd_max,
-            snd_wnd: tcb.snd_wnd,
-            max_snd_wnd: tcb.max_snd_wnd,
-            snd_wl1: tcb.snd_wl1,
-            snd_wl2: tcb.snd_wl2,
-            snd_wscale: tcb.snd_wscale,
-            rcv_wscale: tcb.rcv_wscale,
-            smss: tcb.smss,
-            irs: tcb.irs,
-            rcv_nxt: tcb.rcv_nxt,
-            rcv_adv: tcb.rcv_adv,
-            rx_fin: tcb.rx_fin,
+            send: tcb.snd,
+            receive: tcb.rcv,
             ts_recent: tcb.ts_recent,
             ts_value: tcb.ts_now(now),
             crab: tcb.crab,
@@ -210,27 +171,15 @@ impl Stack {
             &self.config,
             state.local,
             state.remote,
-            state.iss,
+            state.send.iss,
             ts_offset,
             rx,
             tx,
         );
         tcb.state = state.state;
         tcb.app_visible = true;
-        tcb.snd_una = state.snd_una;
-        tcb.snd_nxt = state.snd_nxt;
-        tcb.snd_max = state.snd_max;
-        tcb.snd_wnd = state.snd_wnd;
-        tcb.max_snd_wnd = state.max_snd_wnd;
-        tcb.snd_wl1 = state.snd_wl1;
-        tcb.snd_wl2 = state.snd_wl2;
-        tcb.snd_wscale = state.snd_wscale;
-        tcb.rcv_wscale = state.rcv_wscale;
-        tcb.smss = state.smss;
-        tcb.irs = state.irs;
-        tcb.rcv_nxt = state.rcv_nxt;
-        tcb.rcv_adv = state.rcv_adv;
-        tcb.rx_fin = state.rx_fin;
+        tcb.snd = state.send;
+        tcb.rcv = state.receive;
         tcb.ts_recent = state.ts_recent;
         tcb.crab = state.crab;
         tcb.window_override = state.window_override;

@@ -199,7 +199,7 @@ impl Stack {
         let mut tcb = Tcb::new(&self.config, local, remote, iss, ts_offset, rx, tx);
         tcb.app_visible = true;
         if self.config.window_scaling {
-            tcb.rcv_wscale = window_shift(tcb.rx.capacity());
+            tcb.rcv.wscale = window_shift(tcb.rx.capacity());
         }
         tcb.crab = crab.then_some(*remote.ip());
         let id = self
@@ -295,7 +295,7 @@ impl Stack {
         let now = self.now;
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
         let rst = tcb.state.synchronized().then_some(Rst {
-            seq: tcb.snd_nxt,
+            seq: tcb.snd.nxt,
             ack: None,
         });
         tcb.report_closed(&mut self.events, conn);
@@ -458,13 +458,7 @@ impl Stack {
         let Some(tcb) = self.tcp.table.get_mut(id) else {
             return;
         };
-        let mut cx = Ctx {
-            config: &self.config,
-            stats: &mut self.stats,
-            events: &mut self.events,
-            id,
-            now,
-        };
+        let mut cx = Ctx::new(&self.config, &mut self.stats, &mut self.events, id, now);
         let verdict = tcb.on_segment(seg, &mut cx);
         self.apply_verdict(now, Some(meta), id, verdict);
     }
@@ -540,13 +534,13 @@ impl Stack {
         let mut tcb = Tcb::new(&self.config, local, remote, iss, ts_offset, rx, tx);
         tcb.state = State::SynReceived;
         tcb.listener = Some(port);
-        tcb.irs = seg.seq;
-        tcb.rcv_nxt = seg.seq + 1;
-        tcb.rcv_adv = tcb.rcv_nxt;
+        tcb.rcv.irs = seg.seq;
+        tcb.rcv.nxt = seg.seq + 1;
+        tcb.rcv.adv = tcb.rcv.nxt;
         tcb.apply_syn_options(&seg.options, &self.config);
-        tcb.snd_wnd = u32::from(seg.window);
-        tcb.max_snd_wnd = tcb.snd_wnd;
-        tcb.snd_wl1 = seg.seq;
+        tcb.snd.wnd = u32::from(seg.window);
+        tcb.snd.max_wnd = tcb.snd.wnd;
+        tcb.snd.wl1 = seg.seq;
         tcb.peer_raw_window = seg.window;
         // CRAB: echo the Connection Redirect option on our SYN-ACK.
         tcb.crab = seg.options.crab_redirect;
@@ -594,13 +588,13 @@ impl Stack {
                 continue;
             }
             tcb.wheel_deadline = None;
-            let mut cx = Ctx {
-                config: &self.config,
-                stats: &mut self.stats,
-                events: &mut self.events,
-                id: entry.conn,
+            let mut cx = Ctx::new(
+                &self.config,
+                &mut self.stats,
+                &mut self.events,
+                entry.conn,
                 now,
-            };
+            );
             let verdict = tcb.on_timers(&mut cx);
             self.apply_verdict(now, None, entry.conn, verdict);
         }
@@ -632,13 +626,7 @@ impl Stack {
                 src_ip: self.config.ipv4,
                 dst_ip: *tcb.remote.ip(),
             };
-            let mut cx = Ctx {
-                config: &self.config,
-                stats: &mut self.stats,
-                events: &mut self.events,
-                id,
-                now,
-            };
+            let mut cx = Ctx::new(&self.config, &mut self.stats, &mut self.events, id, now);
             let mut sink_full = false;
             while let Some(plan) = tcb.next_segment() {
                 let len = tcb.frame_len(&plan, now, &offer);
@@ -711,7 +699,7 @@ impl Tcb {
     /// RFC 6298 section 5.4-5.7 with RFC 5681 section 3.1 (loss window):
     /// resend from SND.UNA, back off, or give up after too many tries.
     fn on_retransmission_timeout(&mut self, cx: &mut Ctx<'_>) -> Option<Verdict> {
-        if self.snd_max == self.snd_una && !(self.state == State::SynSent && self.waiting_arp) {
+        if self.snd.max == self.snd.una && !(self.state == State::SynSent && self.waiting_arp) {
             return None;
         }
         cx.stats.tcp_timeouts += 1;
@@ -720,7 +708,7 @@ impl Tcb {
             cx.stats.tcp_timeout_resets += 1;
             self.report_reset(cx);
             let rst = self.state.synchronized().then_some(Rst {
-                seq: self.snd_nxt,
+                seq: self.snd.nxt,
                 ack: None,
             });
             return Some(Verdict {
@@ -729,12 +717,12 @@ impl Tcb {
                 accepted: false,
             });
         }
-        let outstanding = (self.snd_max - self.snd_una) as u32;
+        let outstanding = (self.snd.max - self.snd.una) as u32;
         self.cc
             .on_timeout(outstanding, self.segment_payload() as u32);
         self.rtt.back_off(cx.config.rto_max);
         self.rtt.cancel();
-        self.snd_nxt = self.snd_una;
+        self.snd.nxt = self.snd.una;
         self.retransmit_head = false;
         self.force_one = true;
         self.rtx_deadline = Some(cx.now + self.rtt.rto());

@@ -54,22 +54,23 @@ impl Tcb {
     pub(crate) fn next_segment(&self) -> Option<Plan> {
         match self.state {
             State::SynSent => {
-                return (self.snd_nxt == self.iss).then(|| self.plan(self.iss, true, false));
+                return (self.snd.nxt == self.snd.iss)
+                    .then(|| self.plan(self.snd.iss, true, false));
             }
             State::SynReceived => {
-                return (self.snd_nxt == self.iss || self.ack_now)
-                    .then(|| self.plan(self.iss, true, true));
+                return (self.snd.nxt == self.snd.iss || self.ack_now)
+                    .then(|| self.plan(self.snd.iss, true, true));
             }
-            State::TimeWait => return self.ack_now.then(|| self.plan(self.snd_nxt, false, true)),
+            State::TimeWait => return self.ack_now.then(|| self.plan(self.snd.nxt, false, true)),
             _ => {}
         }
-        if self.retransmit_head && self.snd_max > self.snd_una {
-            let start = self.snd_una.max(self.tx_seq);
+        if self.retransmit_head && self.snd.max > self.snd.una {
+            let start = self.snd.una.max(self.tx_seq);
             let len = (self.data_end() - start).min(self.segment_payload());
             let fin = self.state.fin_queued()
                 && start + len == self.data_end()
-                && self.snd_max > self.data_end();
-            let mut plan = self.plan(self.snd_una, false, true);
+                && self.snd.max > self.data_end();
+            let mut plan = self.plan(self.snd.una, false, true);
             plan.offset = start - self.tx_seq;
             plan.len = len;
             plan.fin = fin;
@@ -81,7 +82,7 @@ impl Tcb {
         if let Some(plan) = self.new_data() {
             return Some(plan);
         }
-        (self.ack_now || self.dup_acks_owed > 0).then(|| self.plan(self.snd_nxt, false, true))
+        (self.ack_now || self.dup_acks_owed > 0).then(|| self.plan(self.snd.nxt, false, true))
     }
 
     /// New (or, after a timeout, resent) data and FIN from SND.NXT, within
@@ -93,26 +94,26 @@ impl Tcb {
         if unsent == 0 && !fin_pending {
             return None;
         }
-        let window = (self.snd_wnd.min(self.cc.cwnd)) as usize;
+        let window = (self.snd.wnd.min(self.cc.cwnd)) as usize;
         let mut usable = window.saturating_sub(self.flight());
         if self.force_one {
             usable = usable.max(1);
         }
         let full = self.segment_payload();
         let len = unsent.min(usable).min(full);
-        let start = self.snd_nxt.max(self.tx_seq);
+        let start = self.snd.nxt.max(self.tx_seq);
         let fin = fin_pending && start + len == self.data_end();
         if len == 0 && !fin {
             return None;
         }
         let sws_ok = len == full
             || len == unsent
-            || len >= (self.max_snd_wnd as usize) / 2
+            || len >= (self.snd.max_wnd as usize) / 2
             || self.force_one;
         if len > 0 && !sws_ok {
             return None;
         }
-        let mut plan = self.plan(self.snd_nxt, false, true);
+        let mut plan = self.plan(self.snd.nxt, false, true);
         plan.offset = start - self.tx_seq;
         plan.len = len;
         plan.fin = fin;
@@ -125,7 +126,7 @@ impl Tcb {
         let seg_len = plan.seg_len();
         let end = plan.seq + seg_len;
         if seg_len > 0 {
-            if plan.seq < self.snd_max {
+            if plan.seq < self.snd.max {
                 // Karn: never time a retransmission.
                 self.rtt.cancel();
                 cx.stats.tcp_retransmits += 1;
@@ -133,9 +134,9 @@ impl Tcb {
                 self.rtt.start(end, cx.now);
             }
             if !plan.head {
-                self.snd_nxt = self.snd_nxt.max(end);
+                self.snd.nxt = self.snd.nxt.max(end);
             }
-            self.snd_max = self.snd_max.max(end);
+            self.snd.max = self.snd.max.max(end);
             if self.rtx_deadline.is_none() {
                 self.rtx_deadline = Some(cx.now + self.rtt.rto());
             }
@@ -151,7 +152,7 @@ impl Tcb {
             self.ack_now = false;
             self.delack_deadline = None;
             self.unacked_segments = 0;
-            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + plan.window);
+            self.rcv.adv = self.rcv.adv.max(self.rcv.nxt + plan.window);
         }
     }
 
@@ -159,7 +160,7 @@ impl Tcb {
     /// nothing in flight (RFC 9293 section 3.8.6.1).
     pub(crate) fn arm_persist(&mut self, now: Instant) {
         let blocked = (self.unsent() > 0 || self.fin_pending())
-            && self.snd_wnd == 0
+            && self.snd.wnd == 0
             && self.flight() == 0
             && self.state.synchronized();
         if blocked && self.persist_deadline.is_none() {
@@ -183,9 +184,9 @@ impl Tcb {
         TcpOptions {
             mss: Some(cx_offer.mss),
             window_scale: if active {
-                cx_offer.window_scaling.then_some(self.rcv_wscale)
+                cx_offer.window_scaling.then_some(self.rcv.wscale)
             } else {
-                (self.rcv_wscale > 0 || self.snd_wscale > 0).then_some(self.rcv_wscale)
+                (self.rcv.wscale > 0 || self.snd.wscale > 0).then_some(self.rcv.wscale)
             },
             sack_permitted: false,
             timestamp: if active {
@@ -220,7 +221,7 @@ impl Tcb {
         } else {
             match self.window_override {
                 Some(raw) if self.state.synchronized() => raw,
-                _ => (plan.window >> self.rcv_wscale).min(usize::from(u16::MAX)) as u16,
+                _ => (plan.window >> self.rcv.wscale).min(usize::from(u16::MAX)) as u16,
             }
         };
         {
@@ -229,7 +230,7 @@ impl Tcb {
             tcp.set_dst_port(self.remote.port());
             tcp.set_seq_number(TcpSeqNumber(plan.seq.0 as i32));
             tcp.set_ack_number(TcpSeqNumber(if plan.ack {
-                self.rcv_nxt.0 as i32
+                self.rcv.nxt.0 as i32
             } else {
                 0
             }));

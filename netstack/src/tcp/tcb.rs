@@ -58,6 +58,47 @@ impl State {
     }
 }
 
+/// Send sequence variables (RFC 9293 section 3.3.1, figure 3), plus the
+/// send-side negotiated options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendSequence {
+    /// Initial send sequence number.
+    pub iss: Seq,
+    /// SND.UNA: oldest unacknowledged sequence number.
+    pub una: Seq,
+    /// SND.NXT: next sequence number to send.
+    pub nxt: Seq,
+    /// Highest sequence number sent plus one (SND.NXT before a go-back-N).
+    pub max: Seq,
+    /// SND.WND: the peer's window, bytes (scaled).
+    pub wnd: u32,
+    /// Largest window the peer offered (RFC 5961 section 5.2).
+    pub max_wnd: u32,
+    /// SND.WL1: segment sequence number of the last window update.
+    pub wl1: Seq,
+    /// SND.WL2: segment acknowledgment number of the last window update.
+    pub wl2: Seq,
+    /// The peer's window-scale shift (applied to windows it sends).
+    pub wscale: u8,
+    /// Effective send MSS (RFC 9293 section 3.7.1, options included).
+    pub mss: u16,
+}
+
+/// Receive sequence variables (RFC 9293 section 3.3.1, figure 4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveSequence {
+    /// Initial receive sequence number.
+    pub irs: Seq,
+    /// RCV.NXT: next sequence number expected.
+    pub nxt: Seq,
+    /// Right edge of the window last advertised.
+    pub adv: Seq,
+    /// Our window-scale shift (applied to windows we send).
+    pub wscale: u8,
+    /// Sequence number of a FIN received beyond RCV.NXT.
+    pub fin: Option<Seq>,
+}
+
 /// The context of one call into a block: configuration, counters, the
 /// event queue and the block's own handle.
 pub(crate) struct Ctx<'a> {
@@ -66,6 +107,24 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut VecDeque<Event>,
     pub id: ConnId,
     pub now: Instant,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        config: &'a StackConfig,
+        stats: &'a mut StackStats,
+        events: &'a mut VecDeque<Event>,
+        id: ConnId,
+        now: Instant,
+    ) -> Ctx<'a> {
+        Ctx {
+            config,
+            stats,
+            events,
+            id,
+            now,
+        }
+    }
 }
 
 /// One connection.
@@ -81,36 +140,15 @@ pub(crate) struct Tcb {
     pub app_visible: bool,
     pub closed_reported: bool,
 
-    // Send sequence space (RFC 9293 section 3.3.1).
-    pub iss: Seq,
-    pub snd_una: Seq,
-    pub snd_nxt: Seq,
-    /// Highest sequence number sent plus one (SND.NXT before a go-back-N).
-    pub snd_max: Seq,
-    pub snd_wnd: u32,
-    pub max_snd_wnd: u32,
-    pub snd_wl1: Seq,
-    pub snd_wl2: Seq,
-    /// Peer's window-scale shift (applied to windows it sends).
-    pub snd_wscale: u8,
-    /// Our window-scale shift (applied to windows we send).
-    pub rcv_wscale: u8,
-    /// Effective send MSS (RFC 9293 section 3.7.1, options included).
-    pub smss: u16,
+    pub snd: SendSequence,
     /// Unacknowledged then unsent bytes; `tx[0]` has sequence `tx_seq`.
     pub tx: Ring,
     pub tx_seq: Seq,
 
-    // Receive sequence space.
-    pub irs: Seq,
-    pub rcv_nxt: Seq,
-    /// Right edge of the window last advertised.
-    pub rcv_adv: Seq,
+    pub rcv: ReceiveSequence,
     /// In-order unread bytes, out-of-order bytes parked after them.
     pub rx: Ring,
     pub ooo: Assembler,
-    /// Sequence number of a FIN received beyond RCV.NXT.
-    pub rx_fin: Option<Seq>,
     /// SLO-aware flow control: raw 16-bit window advertised instead of the
     /// buffer space (thesis chapter 5).
     pub window_override: Option<u16>,
@@ -184,25 +222,23 @@ impl Tcb {
             listener: None,
             app_visible: false,
             closed_reported: false,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: Seq(0),
-            snd_wl2: Seq(0),
-            snd_wscale: 0,
-            rcv_wscale: 0,
-            smss: 536,
+            snd: SendSequence {
+                iss,
+                una: iss,
+                nxt: iss,
+                max: iss,
+                wnd: 0,
+                max_wnd: 0,
+                wl1: Seq(0),
+                wl2: Seq(0),
+                wscale: 0,
+                mss: 536,
+            },
             tx,
             tx_seq: iss + 1,
-            irs: Seq(0),
-            rcv_nxt: Seq(0),
-            rcv_adv: Seq(0),
+            rcv: ReceiveSequence::default(),
             rx,
             ooo: Assembler::new(),
-            rx_fin: None,
             window_override: None,
             peer_raw_window: 0,
             ts_recent: None,
@@ -242,12 +278,12 @@ impl Tcb {
         } else {
             0
         };
-        usize::from(self.smss).saturating_sub(options).max(1)
+        usize::from(self.snd.mss).saturating_sub(options).max(1)
     }
 
     /// Bytes sent and not acknowledged (SYN and FIN included).
     pub(crate) fn flight(&self) -> usize {
-        self.snd_nxt - self.snd_una
+        self.snd.nxt - self.snd.una
     }
 
     /// Sequence number just past the last queued data byte (where our FIN goes).
@@ -257,17 +293,17 @@ impl Tcb {
 
     /// Bytes queued and never sent.
     pub(crate) fn unsent(&self) -> usize {
-        self.data_end() - self.snd_nxt.max(self.tx_seq)
+        self.data_end() - self.snd.nxt.max(self.tx_seq)
     }
 
     /// Whether our FIN has been acknowledged.
     pub(crate) fn fin_acked(&self) -> bool {
-        self.state.fin_queued() && self.tx.is_empty() && self.snd_una == self.data_end() + 1
+        self.state.fin_queued() && self.tx.is_empty() && self.snd.una == self.data_end() + 1
     }
 
     /// Whether a FIN is still to be (re)sent.
     pub(crate) fn fin_pending(&self) -> bool {
-        self.state.fin_queued() && self.snd_nxt <= self.data_end()
+        self.state.fin_queued() && self.snd.nxt <= self.data_end()
     }
 
     /// Receive window we can honour (free buffer space).
@@ -279,9 +315,9 @@ impl Tcb {
     /// (RFC 9293 section 3.8.6.2.2): the right edge only moves when it can
     /// move by min(buffer/2, MSS).
     pub(crate) fn window_to_advertise(&self) -> usize {
-        let open = self.rcv_adv - self.rcv_nxt;
+        let open = self.rcv.adv - self.rcv.nxt;
         let free = self.rcv_wnd();
-        let threshold = (self.rx.capacity() / 2).min(usize::from(self.smss));
+        let threshold = (self.rx.capacity() / 2).min(usize::from(self.snd.mss));
         if free >= open + threshold {
             free
         } else {

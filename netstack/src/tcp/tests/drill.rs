@@ -287,19 +287,31 @@ impl Drill {
         std::iter::from_fn(|| self.stack.pop_event()).collect()
     }
 
+    /// The connection of the single `Accepted` event pending.
+    #[track_caller]
+    pub(crate) fn accepted(&mut self) -> ConnId {
+        match self.events().as_slice() {
+            [Event::Accepted { conn, local_port }] if *local_port == self.local_port => *conn,
+            other => panic!("expected Accepted, got {other:?}"),
+        }
+    }
+
     /// Passive open of a connection from the peer (ISN 1000), returning it.
     pub(crate) fn accept(&mut self) -> ConnId {
         self.inject("S seq=1000 mss=1460");
         self.expect("S. seq=0 ack=1001");
         self.inject(". seq=1001 ack=1");
-        match self.events().as_slice() {
-            [
-                Event::Accepted {
-                    conn,
-                    local_port: SERVER_PORT,
-                },
-            ] => *conn,
-            other => panic!("expected Accepted, got {other:?}"),
-        }
+        self.accepted()
+    }
+
+    /// Checks that the stack stays silent for `after` minus one timer tick,
+    /// then sends `text` within the last tick (a timer firing on time).
+    #[track_caller]
+    pub(crate) fn expect_after(&mut self, after: Duration, text: &str) -> Line {
+        let tick = crate::tcp::timer::TICK;
+        self.advance(Duration(after.as_nanos() - tick.as_nanos()));
+        self.expect_nothing();
+        self.advance(tick);
+        self.expect(text)
     }
 }

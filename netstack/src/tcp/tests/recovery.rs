@@ -29,16 +29,9 @@ fn retransmits_with_exponential_backoff_then_resets() {
     });
     d.stack.send(conn, b"hello").unwrap();
     d.expect("P. seq=1 len=5");
-    d.advance(Duration::from_millis(299));
-    d.expect_nothing();
-    d.advance(Duration::from_millis(1));
-    d.expect("P. seq=1 len=5");
-    d.advance(Duration::from_millis(599));
-    d.expect_nothing();
-    d.advance(Duration::from_millis(1));
-    d.expect("P. seq=1 len=5");
-    d.advance(Duration::from_millis(1200));
-    d.expect("R seq=6");
+    d.expect_after(Duration::from_millis(300), "P. seq=1 len=5");
+    d.expect_after(Duration::from_millis(600), "P. seq=1 len=5");
+    d.expect_after(Duration::from_millis(1200), "R seq=6");
     assert_eq!(d.events(), vec![Event::Reset(conn), Event::Closed(conn)]);
     assert_eq!(d.stack.stats().tcp_timeout_resets, 1);
 }
@@ -53,17 +46,11 @@ fn rto_follows_measured_rtt() {
     d.expect("S. seq=0 ack=1001");
     d.advance(Duration::from_millis(10));
     d.inject(". seq=1001 ack=1");
-    let conn = match d.events().as_slice() {
-        [Event::Accepted { conn, .. }] => *conn,
-        other => panic!("{other:?}"),
-    };
+    let conn = d.accepted();
     // First sample R = 10 ms (the SYN-ACK): RTO = R + 4 * R/2 = 30 ms.
     d.stack.send(conn, b"b").unwrap();
     d.expect("P. seq=1 len=1");
-    d.advance(Duration::from_micros(29_900));
-    d.expect_nothing();
-    d.advance(Duration::from_micros(100));
-    d.expect("P. seq=1 len=1");
+    d.expect_after(Duration::from_millis(30), "P. seq=1 len=1");
 }
 
 #[test]

@@ -26,15 +26,7 @@ fn listen_to_syn_received_to_established() {
         "not accepted before the handshake completes"
     );
     d.inject(". seq=1001 ack=1");
-    let conn = match d.events().as_slice() {
-        [
-            Event::Accepted {
-                conn,
-                local_port: 80,
-            },
-        ] => *conn,
-        other => panic!("{other:?}"),
-    };
+    let conn = d.accepted();
     assert_eq!(d.stack.state(conn), Some(State::Established));
     let (local, remote) = d.stack.four_tuple(conn).unwrap();
     assert_eq!(
@@ -231,10 +223,7 @@ fn options_negotiated_window_scale_timestamps_and_paws() {
     assert!(syn_ack.options.timestamp.is_some());
     let tsval = syn_ack.options.timestamp.unwrap().0;
     d.inject(&format!(". seq=1001 ack=1 win=2 ts=501,{tsval}"));
-    let conn = match d.events().as_slice() {
-        [Event::Accepted { conn, .. }] => *conn,
-        other => panic!("{other:?}"),
-    };
+    let conn = d.accepted();
     // Peer window 2 << 7 = 256 bytes; segments carry timestamps, so each
     // holds MSS - 12 bytes at most.
     d.stack.send(conn, &[1u8; 1000]).unwrap();
@@ -277,10 +266,7 @@ fn crab_option_is_echoed_on_syn_ack() {
     d.inject("S seq=1000 crab=192.168.1.1");
     d.expect("S. ack=1001 crab=192.168.1.1");
     d.inject(". seq=1001 ack=1");
-    let conn = match d.events().as_slice() {
-        [Event::Accepted { conn, .. }] => *conn,
-        other => panic!("{other:?}"),
-    };
+    let conn = d.accepted();
     assert_eq!(
         d.stack.crab_redirect(conn),
         Some("192.168.1.1".parse().unwrap())
