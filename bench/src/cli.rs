@@ -97,6 +97,9 @@ pub struct GeneratorArgs {
     /// Seed of arrivals, service times and connection choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Inter-arrival process.
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
     /// The sender busy-waits this long before each send, sleeping before.
     #[arg(long, default_value = "100us", value_parser = parse_duration)]
     pub spin: Duration,
@@ -111,9 +114,6 @@ pub struct LoadArgs {
     /// Requests per second.
     #[arg(long)]
     pub rate: f64,
-    /// Inter-arrival process.
-    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
-    pub arrivals: Arrivals,
     /// Generator options.
     #[command(flatten)]
     pub generator: GeneratorArgs,
@@ -252,14 +252,14 @@ fn spec(generator: &GeneratorArgs, rate: f64) -> LoadSpec {
     spec.depth = generator.depth;
     spec.seed = generator.seed;
     spec.spin = generator.spin;
+    if generator.arrivals == Arrivals::Fixed {
+        spec.arrivals = ArrivalProcess::Fixed { rate };
+    }
     spec
 }
 
 fn load(args: &LoadArgs) -> Result<(), String> {
-    let mut spec = spec(&args.generator, args.rate);
-    if args.arrivals == Arrivals::Fixed {
-        spec.arrivals = ArrivalProcess::Fixed { rate: args.rate };
-    }
+    let spec = spec(&args.generator, args.rate);
     let report = run_load(args.addr, &spec).map_err(|e| e.to_string())?;
     print!("{}", load_report(&report));
     Ok(())
@@ -378,6 +378,8 @@ mod tests {
             "bimodal-1:25",
             "--duration",
             "300ms",
+            "--arrivals",
+            "fixed",
         ])
         .unwrap();
         let BenchCommand::Sweep(args) = cli.bench.command else {
@@ -390,6 +392,8 @@ mod tests {
             ServiceDistribution::Bimodal1 { mean: 25.0 }
         );
         assert_eq!(args.generator.duration, Duration::from_millis(300));
+        let spec = spec(&args.generator, 5.0);
+        assert_eq!(spec.arrivals, ArrivalProcess::Fixed { rate: 5.0 });
     }
 
     #[test]
@@ -413,6 +417,7 @@ mod tests {
                 depth: 1,
                 seed: 1,
                 spin: Duration::ZERO,
+                arrivals: Arrivals::Poisson,
             },
             out: PathBuf::from("unused"),
             name: "unused".to_owned(),
