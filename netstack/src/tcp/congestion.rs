@@ -45,15 +45,16 @@ impl Congestion {
         }
     }
 
-    /// An ACK covering `acked` new bytes; `flight` was outstanding before it.
-    pub(crate) fn on_new_ack(&mut self, ack: Seq, acked: u32, flight: u32, smss: u32) -> AckAction {
+    /// An ACK covering `acked` new bytes.
+    pub(crate) fn on_new_ack(&mut self, ack: Seq, acked: u32, smss: u32) -> AckAction {
         self.dupacks = 0;
         if let Some(recover) = self.recover {
             if ack > recover {
-                // RFC 6582 section 3.2 step 3, full acknowledgment: deflate.
-                self.cwnd = self
-                    .ssthresh
-                    .min(flight.saturating_sub(acked).max(smss) + smss);
+                // RFC 6582 section 3.2 step 3, full acknowledgment: deflate
+                // to ssthresh (option 2; option 1 would collapse the window
+                // to two segments when the send buffer, all in flight, kept
+                // new data from being sent during recovery).
+                self.cwnd = self.ssthresh;
                 self.recover = None;
                 return AckAction::None;
             }
@@ -115,7 +116,7 @@ mod tests {
         let smss = 1000;
         let mut cc = Congestion::new(smss);
         assert_eq!(cc.cwnd, 4000);
-        assert_eq!(cc.on_new_ack(Seq(1000), 1000, 4000, smss), AckAction::None);
+        assert_eq!(cc.on_new_ack(Seq(1000), 1000, smss), AckAction::None);
         assert_eq!(cc.cwnd, 5000, "slow start grows by one SMSS per ACK");
         assert_eq!(cc.on_dup_ack(8000, Seq(9000), smss), AckAction::None);
         assert_eq!(cc.on_dup_ack(8000, Seq(9000), smss), AckAction::None);
@@ -127,21 +128,18 @@ mod tests {
         cc.on_dup_ack(8000, Seq(9000), smss);
         assert_eq!(cc.cwnd, 8000, "inflation");
         assert_eq!(
-            cc.on_new_ack(Seq(3000), 2000, 8000, smss),
+            cc.on_new_ack(Seq(3000), 2000, smss),
             AckAction::RetransmitHead
         );
         assert_eq!(cc.cwnd, 7000, "partial ack: deflate by 2000, add one SMSS");
-        assert_eq!(cc.on_new_ack(Seq(9001), 6001, 6000, smss), AckAction::None);
+        assert_eq!(cc.on_new_ack(Seq(9001), 6001, smss), AckAction::None);
         assert_eq!(cc.recover, None);
-        assert_eq!(
-            cc.cwnd, 2000,
-            "full ack: min(ssthresh, flight - acked + SMSS) with flight floor"
-        );
+        assert_eq!(cc.cwnd, 4000, "full ack: deflate to ssthresh");
         cc.on_timeout(6000, smss);
         assert_eq!((cc.cwnd, cc.ssthresh), (1000, 3000));
-        cc.on_new_ack(Seq(10_001), 1000, 1000, smss);
-        cc.on_new_ack(Seq(11_001), 1000, 1000, smss);
-        cc.on_new_ack(Seq(12_001), 1000, 1000, smss);
+        cc.on_new_ack(Seq(10_001), 1000, smss);
+        cc.on_new_ack(Seq(11_001), 1000, smss);
+        cc.on_new_ack(Seq(12_001), 1000, smss);
         assert_eq!(cc.cwnd, 3333, "congestion avoidance above ssthresh");
     }
 }

@@ -349,7 +349,7 @@ impl Tcb {
         let scaled_window = u32::from(seg.window) << self.snd.wscale;
         self.peer_raw_window = seg.window;
         if seg.ack > self.snd.una {
-            self.on_new_ack(seg.ack, outstanding, cx);
+            self.on_new_ack(seg.ack, cx);
         } else if seg.ack == self.snd.una
             && outstanding > 0
             && seg.payload.is_empty()
@@ -394,7 +394,7 @@ impl Tcb {
 
     /// SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged bytes, sample the
     /// RTT, grow the congestion window, restart or stop the timer.
-    fn on_new_ack(&mut self, ack: Seq, outstanding: u32, cx: &mut Ctx<'_>) {
+    fn on_new_ack(&mut self, ack: Seq, cx: &mut Ctx<'_>) {
         let acked = (ack - self.snd.una) as u32;
         let data_acked = if ack > self.tx_seq {
             ack.min(self.data_end()) - self.tx_seq
@@ -409,7 +409,7 @@ impl Tcb {
         self.rtt
             .on_ack(ack, cx.now, cx.config.rto_min, cx.config.rto_max);
         let payload = self.segment_payload() as u32;
-        if self.cc.on_new_ack(ack, acked, outstanding, payload) == AckAction::RetransmitHead {
+        if self.cc.on_new_ack(ack, acked, payload) == AckAction::RetransmitHead {
             self.retransmit_head = true;
             self.rtt.cancel();
         }

@@ -317,7 +317,8 @@ impl Tcb {
     pub(crate) fn window_to_advertise(&self) -> usize {
         let open = self.rcv.adv - self.rcv.nxt;
         let free = self.rcv_wnd();
-        let threshold = (self.rx.capacity() / 2).min(usize::from(self.snd.mss));
+        // Eff.snd.MSS: the payload of a full segment (options excluded).
+        let threshold = (self.rx.capacity() / 2).min(self.segment_payload());
         if free >= open + threshold {
             free
         } else {
