@@ -358,7 +358,11 @@ impl Tcb {
         {
             // RFC 5681 section 2 "duplicate acknowledgment".
             let payload = self.segment_payload() as u32;
-            if self.cc.on_dup_ack(outstanding, self.snd.max, payload) == AckAction::RetransmitHead {
+            if self
+                .cc
+                .on_dup_ack(seg.ack, outstanding, self.snd.max, payload)
+                == AckAction::RetransmitHead
+            {
                 cx.stats.tcp_fast_retransmits += 1;
                 self.retransmit_head = true;
                 self.rtt.cancel();

@@ -719,7 +719,7 @@ impl Tcb {
         }
         let outstanding = (self.snd.max - self.snd.una) as u32;
         self.cc
-            .on_timeout(outstanding, self.segment_payload() as u32);
+            .on_timeout(outstanding, self.snd.max, self.segment_payload() as u32);
         self.rtt.back_off(cx.config.rto_max);
         self.rtt.cancel();
         self.snd.nxt = self.snd.una;
