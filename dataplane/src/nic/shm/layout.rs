@@ -209,6 +209,8 @@ impl Layout {
 pub(super) struct Mapping {
     base: NonNull<u8>,
     pub layout: Layout,
+    /// The region file, kept open so it can be handed to other processes.
+    pub file: File,
     unlink_on_drop: Option<PathBuf>,
 }
 
@@ -235,7 +237,7 @@ impl Mapping {
         let mapping = file
             .set_len(layout.total_len as u64)
             .map_err(|source| ShmError::io(&path, source))
-            .and_then(|()| Self::map(&file, &path, layout));
+            .and_then(|()| Self::map(file, &path, layout));
         let mut mapping = match mapping {
             Ok(mapping) => mapping,
             Err(error) => {
@@ -270,6 +272,12 @@ impl Mapping {
             .write(true)
             .open(&path)
             .map_err(|source| ShmError::io(&path, source))?;
+        Self::attach_file(file, path)
+    }
+
+    /// Maps an open region file (`path` names it in errors) and checks its
+    /// header.
+    pub fn attach_file(file: File, path: PathBuf) -> Result<Self, ShmError> {
         let file_len = file
             .metadata()
             .map_err(|source| ShmError::io(&path, source))?
@@ -277,7 +285,7 @@ impl Mapping {
         if file_len < size_of::<Header>() {
             return Err(ShmError::NotReady(path));
         }
-        let mut mapping = Self::map(&file, &path, Layout::header_only(file_len))?;
+        let mut mapping = Self::map(file, &path, Layout::header_only(file_len))?;
         let header = mapping.header();
         let magic = header.magic.load(Ordering::Acquire);
         if magic == 0 {
@@ -311,10 +319,10 @@ impl Mapping {
         Ok(mapping)
     }
 
-    fn map(file: &File, path: &std::path::Path, layout: Layout) -> Result<Self, ShmError> {
+    fn map(file: File, path: &std::path::Path, layout: Layout) -> Result<Self, ShmError> {
         // SAFETY: a fresh shared read-write mapping of `total_len` bytes of
         // an open file; the kernel picks the address, so no existing memory
-        // is affected. The file stays mapped after `file` is closed.
+        // is affected.
         let address = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -333,6 +341,7 @@ impl Mapping {
         Ok(Self {
             base,
             layout,
+            file,
             unlink_on_drop: None,
         })
     }

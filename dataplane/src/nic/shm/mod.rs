@@ -9,8 +9,10 @@
 //! let mut nic = ShmNic::create("bench0", ShmGeometry::default(),
 //!     PortConfig { mac, ipv4, queues: cores })?;
 //! let queues = nic.take_queues();            // one ShmQueue per core
-//! // load generator (another process, same machine):
+//! // load generator (another process, same machine), by name or by an
+//! // inherited descriptor of the region (`nic.region_file()`):
 //! let mut peer = ShmNic::attach("bench0", PortConfig { mac: mac2, ipv4: ip2, queues: 2 })?;
+//! let mut peer = ShmNic::attach_file(inherited_file, PortConfig { .. })?;
 //! let server = peer.ports().into_iter().find(|p| p.ipv4 == server_ip);
 //! // migration / CRAB, from any thread or process:
 //! nic.steering().set_override(flow, new_queue)?;
@@ -48,7 +50,9 @@ pub use port::{PortConfig, PortInfo};
 pub use queue::ShmQueue;
 pub use steering::{MAX_OVERRIDES, ShmSteering};
 
+use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -178,6 +182,22 @@ impl ShmNic {
         validate_name("shm", name, MAX_SHM_NAME_LEN)?;
         let mapping = Mapping::attach(Self::region_path(name))?;
         Self::join(Arc::new(mapping), &port)
+    }
+
+    /// Attaches to a free port of the region open as `file`: a descriptor
+    /// inherited from, or passed over a Unix socket by, a process that has
+    /// the region (see [`region_file`](Self::region_file)).
+    pub fn attach_file(file: File, port: PortConfig) -> Result<Self, ShmError> {
+        let label = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        let mapping = Mapping::attach_file(file, label)?;
+        Self::join(Arc::new(mapping), &port)
+    }
+
+    /// A new descriptor of the region file (close-on-exec, like every file
+    /// Rust opens: clear `FD_CLOEXEC` to pass it to a child at exec, or send
+    /// it with `SCM_RIGHTS`), for [`attach_file`](Self::attach_file).
+    pub fn region_file(&self) -> io::Result<File> {
+        self.lease.mapping.file.try_clone()
     }
 
     fn join(mapping: Arc<Mapping>, port: &PortConfig) -> Result<Self, ShmError> {

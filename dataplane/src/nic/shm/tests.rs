@@ -537,3 +537,32 @@ fn steering_changes_under_traffic_lose_and_duplicate_nothing() {
         "every frame exactly once"
     );
 }
+
+#[test]
+fn a_region_can_be_attached_through_a_descriptor() {
+    let name = unique_name("fd");
+    let mut a = ShmNic::create(&name, small_geometry(8), port(MAC_A, 10, 1)).unwrap();
+    let file = a.region_file().unwrap();
+    let mut b = ShmNic::attach_file(file, port(MAC_B, 11, 1)).unwrap();
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(9), 42)).unwrap();
+    tx.flush_tx();
+    assert_eq!(receive_seqs(&mut rx), [42]);
+    // Other files are refused with the reason.
+    let junk_path = ShmNic::region_path(&unique_name("junk"));
+    let open_junk = |contents: &[u8]| {
+        std::fs::write(&junk_path, contents).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&junk_path);
+        ShmNic::attach_file(file.unwrap(), port(MAC_C, 12, 1))
+    };
+    assert!(matches!(
+        open_junk(&[0x5a; 8192]),
+        Err(ShmError::NotAZygosNic(_))
+    ));
+    assert!(matches!(open_junk(&[]), Err(ShmError::NotReady(_))));
+    std::fs::remove_file(&junk_path).unwrap();
+}
