@@ -3,7 +3,8 @@
 //! prints "skipped"):
 //! (a) Linux `nc` sends 10 MiB to a sink server on our stack, checked by hash;
 //! (b) our client sends 10 MiB to a Linux (python3) server, checked byte-exact;
-//! (c) 1,000 concurrent Linux connections are accepted and echoed by our stack.
+//! (c) 1,000 concurrent Linux connections are accepted and echoed by our stack;
+//! (d) Linux `ping` gets ICMP echo replies.
 //!
 //! Our stack runs in its own thread, moved into the namespace with
 //! `setns`, on queue 0 of a TAP device it opens there; Linux owns 10.77.0.1
@@ -37,7 +38,7 @@ fn skip_reason() -> Option<String> {
     if !std::path::Path::new("/dev/net/tun").exists() {
         return Some("no /dev/net/tun".into());
     }
-    for tool in ["ip", "nc", "python3"] {
+    for tool in ["ip", "nc", "python3", "ping"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
@@ -406,14 +407,26 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
         String::from_utf8_lossy(&clients.stdout),
         String::from_utf8_lossy(&clients.stderr)
     );
+    println!(
+        "(c) {CONCURRENT} concurrent Linux connections echoed in {:?}",
+        started.elapsed()
+    );
+
+    // (d) Linux ping: ICMP echo answered by our stack.
+    let ping = netns
+        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "ping: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    println!("(d) ping answered");
     command_tx.send(Command2::Stop).unwrap();
     assert_eq!(
         report_rx.recv_timeout(Duration::from_secs(10)),
         Ok(Report::EchoAccepted(CONCURRENT))
-    );
-    println!(
-        "(c) {CONCURRENT} concurrent Linux connections echoed in {:?}",
-        started.elapsed()
     );
     stack.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

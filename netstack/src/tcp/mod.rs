@@ -90,6 +90,22 @@ impl TcpLayer {
         }
     }
 
+    /// A block in TIME-WAIT only answers with ACKs (its zero-capacity
+    /// receive ring makes every segment unacceptable): its buffers go back
+    /// to the pool for the 2 MSL it lingers.
+    fn release_time_wait_buffers(&mut self, id: ConnId) {
+        let Some(tcb) = self.table.get_mut(id) else {
+            return;
+        };
+        if tcb.state != State::TimeWait || tcb.rx.capacity() == 0 {
+            return;
+        }
+        let rx = std::mem::take(&mut tcb.rx);
+        let tx = std::mem::take(&mut tcb.tx);
+        tcb.ooo = assembler::Assembler::new();
+        self.table.recycle(rx, tx);
+    }
+
     /// Removes a block, releasing its listener's backlog slot.
     fn remove(&mut self, id: ConnId) -> Option<Box<Tcb>> {
         let tcb = self.table.remove(id)?;
@@ -487,6 +503,7 @@ impl Stack {
         if verdict.free {
             self.tcp.remove(id);
         } else {
+            self.tcp.release_time_wait_buffers(id);
             self.tcp.mark_dirty(id);
             self.tcp.reschedule(id);
         }

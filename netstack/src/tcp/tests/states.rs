@@ -85,6 +85,12 @@ fn active_close_through_fin_wait_and_time_wait() {
     d.inject("F. seq=1001 ack=2");
     d.expect(". seq=2 ack=1002");
     assert_eq!(d.stack.state(conn), Some(State::TimeWait));
+    let lingering = d.stack.tcp.table.get(conn).unwrap();
+    assert_eq!(
+        (lingering.rx.capacity(), lingering.tx.capacity()),
+        (0, 0),
+        "buffers pooled"
+    );
     assert_eq!(
         d.events(),
         vec![Event::PeerClosed(conn), Event::Closed(conn)]
