@@ -16,3 +16,4 @@ pub mod sched;
 pub mod sim;
 pub mod synthetic_protocol;
 pub mod transport;
+pub mod vmx_platform;

@@ -24,6 +24,7 @@ use crate::process::{self, ProcessError, ProcessRunner};
 use crate::resteer::SoftQueues;
 use crate::runtime::{CoreConfig, build_cores};
 use crate::sched::SchedMode;
+use crate::vmx_platform::{self, CoreExits, VmxError, VmxRunner};
 
 /// The built-in applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,9 +84,9 @@ pub enum RunError {
     /// `--cores 0`.
     #[error("at least one core is needed")]
     NoCores,
-    /// The platform is not part of this build.
-    #[error("platform {0:?} is not available in this build (use --platform process)")]
-    PlatformUnavailable(PlatformKind),
+    /// The vmx platform cannot run here (no usable /dev/kvm) or failed.
+    #[error(transparent)]
+    Vmx(#[from] VmxError),
     /// The NIC could not be opened.
     #[error(transparent)]
     Nic(#[from] OpenError),
@@ -108,6 +109,8 @@ pub enum RunError {
 pub struct RunReport {
     /// Each core's counters at the end.
     pub per_core: Vec<CounterSnapshot>,
+    /// Each core's vCPU exits over the run (vmx platform; empty otherwise).
+    pub exits: Vec<CoreExits>,
 }
 
 impl RunReport {
@@ -119,9 +122,15 @@ impl RunReport {
     }
 }
 
+/// The cores of a running dataplane, on their platform.
+enum Runner {
+    Process(ProcessRunner),
+    Vmx(VmxRunner),
+}
+
 /// A running dataplane.
 pub struct Dataplane {
-    runner: ProcessRunner,
+    runner: Runner,
 }
 
 /// The locally administered MAC derived from an IPv4 address.
@@ -136,9 +145,6 @@ impl Dataplane {
     pub fn start<A: App>(args: &RunArgs, app: A) -> Result<Dataplane, RunError> {
         if args.cores == 0 {
             return Err(RunError::NoCores);
-        }
-        if args.platform != PlatformKind::Process {
-            return Err(RunError::PlatformUnavailable(args.platform));
         }
         let mac = mac_for(args.ip);
         let options = NicOptions {
@@ -170,7 +176,11 @@ impl Dataplane {
             batch: args.batch,
             seed: u64::from(std::process::id()),
         };
-        let runner = process::spawn(build_cores(transports, Arc::new(app), config))?;
+        let cores = build_cores(transports, Arc::new(app), config);
+        let runner = match args.platform {
+            PlatformKind::Process => Runner::Process(process::spawn(cores)?),
+            PlatformKind::Vmx => Runner::Vmx(vmx_platform::spawn(cores)?),
+        };
         tracing::info!(
             cores = args.cores,
             sched = %args.sched,
@@ -184,15 +194,30 @@ impl Dataplane {
 
     /// Each core's live counters.
     pub fn counters(&self) -> &[Arc<CoreCounters>] {
-        self.runner.counters()
+        match &self.runner {
+            Runner::Process(runner) => runner.counters(),
+            Runner::Vmx(runner) => runner.counters(),
+        }
+    }
+
+    /// Each core's vCPU exits so far (vmx platform; `None` on the process
+    /// platform). Every core leaves its vCPU once to report.
+    pub fn exit_checkpoint(&self) -> Option<Result<Vec<CoreExits>, RunError>> {
+        match &self.runner {
+            Runner::Process(_) => None,
+            Runner::Vmx(runner) => Some(runner.checkpoint().map_err(RunError::from)),
+        }
     }
 
     /// Stops the cores and reports their counters.
     pub fn stop(self) -> Result<RunReport, RunError> {
         let counters = self.counters().to_vec();
-        self.runner.stop()?;
+        let exits = match self.runner {
+            Runner::Process(runner) => runner.stop().map(|()| Vec::new())?,
+            Runner::Vmx(runner) => runner.stop()?,
+        };
         let per_core = counters.iter().map(|c| c.snapshot()).collect();
-        Ok(RunReport { per_core })
+        Ok(RunReport { per_core, exits })
     }
 }
 
@@ -232,6 +257,9 @@ pub fn run_until_signal<A: App>(args: &RunArgs, app: A) -> Result<RunReport, Run
     let report = dataplane.stop()?;
     for (core, counters) in report.per_core.iter().enumerate() {
         println!("core {core}: {counters}");
+        if let Some(exits) = report.exits.get(core) {
+            println!("core {core} vcpu: {exits}");
+        }
     }
     println!("total: {}", report.total());
     Ok(report)

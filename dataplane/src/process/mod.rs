@@ -141,7 +141,7 @@ where
 
 /// Pins the calling thread to `cpu`; a failure (a restricted cpuset) only
 /// costs performance, so it is logged, not fatal.
-fn pin_to_cpu(cpu: usize) {
+pub(crate) fn pin_to_cpu(cpu: usize) {
     // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it and
     // sched_setaffinity(0, ...) reads it for the calling thread.
     let status = unsafe {

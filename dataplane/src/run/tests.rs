@@ -38,12 +38,6 @@ fn unsupported_set_ups_are_refused_with_a_reason() {
         Err(RunError::NoCores)
     ));
     args.cores = 1;
-    args.platform = PlatformKind::Vmx;
-    assert!(matches!(
-        Dataplane::start(&args, Echo),
-        Err(RunError::PlatformUnavailable(PlatformKind::Vmx))
-    ));
-    args.platform = PlatformKind::Process;
     args.port = 0;
     assert!(matches!(
         Dataplane::start(&args, Echo),

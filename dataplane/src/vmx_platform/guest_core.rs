@@ -1,0 +1,65 @@
+//! One dataplane core's [`CorePlatform`] inside its vCPU: the clock is the
+//! vDSO (`Instant`, exit-free: the guest TSC is the host's), service time
+//! a busy loop at guest CPL3, and an IPI a real x2APIC IPI to the target
+//! vCPU ([`vmx::guest::send_ipi`], delivered by the in-kernel irqchip with
+//! no exit to user space).
+//!
+//! The IPI's work is not done in the interrupt handler: like the process
+//! platform's signal handler, the guest handler interrupts arbitrary code
+//! (the allocator, a shuffle lock holder), so it may only count. The vmx
+//! interrupt entry counts deliveries per vCPU thread ([`vmx::guest::take_ipis`]);
+//! the core reads that count and its [`IpiBoard`] mailbox at its safe
+//! points (top of the loop, between spin quanta), thesis ch. 4.4.5.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::platform::{CorePlatform, IpiBoard, Work};
+
+/// Spin quantum between two IPI safe points.
+const SPIN_QUANTUM_NS: u64 = 1_000;
+
+/// The platform of one core running in a vCPU. Only built and used inside
+/// [`vmx::Vcpu::run_closure`].
+pub(super) struct VmxCore {
+    pub(super) epoch: Instant,
+    pub(super) board: Arc<IpiBoard>,
+    /// IPIs that could not be sent (only possible outside a vCPU).
+    pub(super) refused_ipis: u64,
+}
+
+impl CorePlatform for VmxCore {
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn spin(&mut self, ns: u64) {
+        let deadline = self.now_ns().saturating_add(ns);
+        while self.now_ns() < deadline {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn spin_quantum_ns(&self) -> u64 {
+        SPIN_QUANTUM_NS
+    }
+
+    fn charge(&mut self, _work: Work) {}
+
+    fn board(&self) -> &IpiBoard {
+        &self.board
+    }
+
+    fn interrupt(&mut self, target: usize) {
+        let sent = u32::try_from(target)
+            .ok()
+            .is_some_and(|id| vmx::guest::send_ipi(id).is_ok());
+        if !sent {
+            self.refused_ipis += 1;
+        }
+    }
+
+    fn take_signals(&mut self) -> u64 {
+        vmx::guest::take_ipis()
+    }
+}

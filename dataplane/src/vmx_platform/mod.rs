@@ -1,0 +1,246 @@
+//! The `vmx` platform (DESIGN.md "Platforms"; ZygOS as a Dune guest, thesis
+//! ch. 4.5): each dataplane core is a pinned thread that enters a vCPU of
+//! the dataplane's VM and runs the same [`Core::step`] loop inside it, at
+//! guest CPL3, over the same memory (guest-virtual = host-virtual). IPIs
+//! between cores are x2APIC IPIs ([`guest_core`]); the data path (shm NIC rings,
+//! shuffle queues, the stacks) makes no system call, so in steady state a
+//! core takes no exit to user space. Each core's exits are counted by
+//! reason ([`CoreExits`]).
+//!
+//! ```text
+//! let runner = vmx_platform::spawn(build_cores(...))?; // Err says why KVM is unusable
+//! let before = runner.checkpoint()?;                    // exits of every core, now
+//! ... load ...
+//! let window = runner.checkpoint()?;                    // diff with CoreExits::since
+//! let (counters, exits) = runner.stop()?;               // final counters and exits
+//! ```
+//!
+//! A vCPU's counters can only be read while it is out of the guest, so a
+//! [`VmxRunner::checkpoint`] makes every core leave its vCPU at its next
+//! loop iteration, publish its counts and re-enter (one `returns` exit per
+//! core, left out of [`CoreExits::data_path_exits`]).
+
+mod exits;
+mod guest_core;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+use vmx::{Vm, VmError};
+
+pub use exits::CoreExits;
+
+use crate::app::App;
+use crate::counters::CoreCounters;
+use crate::platform::{DEFAULT_IPI_THROTTLE_NS, IpiBoard};
+use crate::process::pin_to_cpu;
+use crate::runtime::Core;
+use crate::transport::Transport;
+use guest_core::VmxCore;
+
+/// How long [`VmxRunner::checkpoint`] waits for every core to report.
+const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the vmx platform could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum VmxError {
+    /// KVM is unusable here, or the VM could not be built.
+    #[error("vmx platform: {0}")]
+    Vm(#[from] VmError),
+    /// More cores than vCPU ids.
+    #[error("vmx platform: core {0} has no vCPU id")]
+    TooManyCores(usize),
+    /// A core's vCPU failed (creation, a guest fault, its counters).
+    #[error("vmx platform, core {core}: {source}")]
+    Core {
+        /// The core.
+        core: usize,
+        /// What failed.
+        source: VmError,
+    },
+    /// A core thread could not be spawned.
+    #[error("spawning a core thread failed: {0}")]
+    Spawn(std::io::Error),
+    /// A core thread panicked.
+    #[error("core {0} panicked")]
+    Panicked(usize),
+    /// A core did not leave its vCPU for a checkpoint in time.
+    #[error("core {0} did not report its exits within {CHECKPOINT_TIMEOUT:?}")]
+    CheckpointTimeout(usize),
+}
+
+/// What a core thread publishes each time it leaves its vCPU.
+#[derive(Default)]
+struct Published {
+    /// The checkpoint epoch the core has reported for.
+    epoch: AtomicU64,
+    exits: Mutex<CoreExits>,
+}
+
+/// What the runner tells the cores.
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    epoch: AtomicU64,
+}
+
+/// The running cores of one dataplane on the vmx platform.
+pub struct VmxRunner {
+    control: Arc<Control>,
+    published: Arc<[CachePadded<Published>]>,
+    threads: Vec<JoinHandle<Result<(), VmxError>>>,
+    counters: Vec<Arc<CoreCounters>>,
+}
+
+/// Creates the dataplane's VM and starts one pinned thread per core (core
+/// `i` on CPU `i` modulo the CPUs available, in vCPU `i`).
+pub fn spawn<T, A>(cores: Vec<Core<T, A>>) -> Result<VmxRunner, VmxError>
+where
+    T: Transport + Send + 'static,
+    A: App,
+{
+    if let Some(core) = cores.iter().find(|c| u32::try_from(c.index()).is_err()) {
+        return Err(VmxError::TooManyCores(core.index()));
+    }
+    let vm = Vm::new()?;
+    let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
+    let control = Arc::new(Control::default());
+    let published: Arc<[CachePadded<Published>]> =
+        cores.iter().map(|_| CachePadded::default()).collect();
+    let epoch = Instant::now();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let counters = cores.iter().map(|core| core.counters()).collect();
+    let mut runner = VmxRunner {
+        control,
+        published,
+        threads: Vec::new(),
+        counters,
+    };
+    for core in cores {
+        let index = core.index();
+        let platform = VmxCore {
+            epoch,
+            board: Arc::clone(&board),
+            refused_ipis: 0,
+        };
+        let (vm, control) = (vm.clone(), Arc::clone(&runner.control));
+        let published = Arc::clone(&runner.published);
+        let thread = std::thread::Builder::new()
+            .name(format!("zygos-vcpu-{index}"))
+            .spawn(move || {
+                pin_to_cpu(index % cpus);
+                run_core(core, platform, &vm, &control, &published[index]).map_err(|source| {
+                    VmxError::Core {
+                        core: index,
+                        source,
+                    }
+                })
+            });
+        match thread {
+            Ok(thread) => runner.threads.push(thread),
+            Err(error) => {
+                // Stop the cores already running before reporting.
+                let _ = runner.stop();
+                return Err(VmxError::Spawn(error));
+            }
+        }
+    }
+    Ok(runner)
+}
+
+/// A core thread: enters its vCPU and steps the core in the guest, leaving
+/// it to publish its exits at each checkpoint and at the stop.
+fn run_core<T: Transport, A: App>(
+    mut core: Core<T, A>,
+    mut platform: VmxCore,
+    vm: &Vm,
+    control: &Control,
+    published: &Published,
+) -> Result<(), VmError> {
+    let id = u32::try_from(core.index()).map_err(|_| VmError::Layout("vCPU id"))?;
+    let mut vcpu = vm.create_vcpu(id)?;
+    let mut epoch = control.epoch.load(Ordering::Acquire);
+    loop {
+        epoch = vcpu.run_closure(|| serve(&mut core, &mut platform, control, epoch))?;
+        let exits = CoreExits::read(&vcpu, platform.refused_ipis)?;
+        *published
+            .exits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = exits;
+        published.epoch.store(epoch, Ordering::Release);
+        if control.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+    }
+}
+
+/// Guest code: steps the core until a stop or a new checkpoint epoch;
+/// returns the epoch seen.
+fn serve<T: Transport, A: App>(
+    core: &mut Core<T, A>,
+    platform: &mut VmxCore,
+    control: &Control,
+    epoch: u64,
+) -> u64 {
+    loop {
+        let now = control.epoch.load(Ordering::Acquire);
+        if now != epoch || control.stop.load(Ordering::Acquire) {
+            return now;
+        }
+        core.step(platform);
+    }
+}
+
+impl VmxRunner {
+    /// Each core's live counters.
+    pub fn counters(&self) -> &[Arc<CoreCounters>] {
+        &self.counters
+    }
+
+    /// Every core's exits now: each core leaves its vCPU at its next loop
+    /// iteration, publishes its counts and re-enters.
+    pub fn checkpoint(&self) -> Result<Vec<CoreExits>, VmxError> {
+        let target = self.control.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        let started = Instant::now();
+        for (index, slot) in self.published.iter().enumerate() {
+            while slot.epoch.load(Ordering::Acquire) < target {
+                if self.threads.get(index).is_none_or(JoinHandle::is_finished) {
+                    return Err(VmxError::Panicked(index));
+                }
+                if started.elapsed() > CHECKPOINT_TIMEOUT {
+                    return Err(VmxError::CheckpointTimeout(index));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        Ok(self.published_exits())
+    }
+
+    fn published_exits(&self) -> Vec<CoreExits> {
+        self.published
+            .iter()
+            .map(|slot| *slot.exits.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
+    }
+
+    /// Stops every core, waits for its thread and returns each core's
+    /// exits over the whole run.
+    pub fn stop(mut self) -> Result<Vec<CoreExits>, VmxError> {
+        self.control.stop.store(true, Ordering::Release);
+        let mut outcome = Ok(());
+        for (index, thread) in std::mem::take(&mut self.threads).into_iter().enumerate() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => outcome = Err(error),
+                Err(_) => outcome = Err(VmxError::Panicked(index)),
+            }
+        }
+        outcome.map(|()| self.published_exits())
+    }
+}
+
+#[cfg(test)]
+mod tests;
