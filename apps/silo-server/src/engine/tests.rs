@@ -48,7 +48,7 @@ fn delete_unlinks_and_reinsert_works() {
     assert_eq!(txn.get(&table, &5).unwrap().as_deref(), Some(&50));
     txn.delete(&table, 5);
     txn.commit().unwrap();
-    assert!(table.index().get(&5).0.is_none(), "deleted record unlinked");
+    assert!(table.index().find(&5).is_none(), "deleted record unlinked");
     let mut txn = db.begin();
     txn.put(&table, 5, 51);
     txn.commit().unwrap();
@@ -73,7 +73,7 @@ fn overwritten_read_aborts() {
         "aborted insert left nothing"
     );
     assert!(
-        table.index().get(&2).0.is_none(),
+        table.index().find(&2).is_none(),
         "placeholder removed on abort"
     );
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::commit::{Abort, NodeSet, ReadSet, commit};
 use super::epoch::{DEFAULT_EPOCH_PERIOD, EpochClock};
+use super::index::Lookup;
 use super::record::Versioned;
 use super::table::{Key, Row, Table};
 use super::tid::{ABSENT, LATEST, Tid};
@@ -106,10 +107,12 @@ impl Transaction<'_> {
             return Ok(pending.row.clone());
         }
         loop {
-            let (found, searched) = table.index().get(key);
-            let Some(record) = found else {
-                self.nodes.push(searched);
-                return Ok(None);
+            let record = match table.index().get(key) {
+                Lookup::Found(record) => record,
+                Lookup::Missing(searched) => {
+                    self.nodes.push(searched);
+                    return Ok(None);
+                }
             };
             let (word, row) = record.read();
             if word & LATEST == 0 {

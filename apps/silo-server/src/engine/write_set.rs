@@ -71,7 +71,7 @@ impl<K: Key, V: Row> TypedWrites<K, V> {
         match self.entries.entry(key) {
             std::collections::btree_map::Entry::Occupied(mut entry) => entry.get_mut().row = row,
             std::collections::btree_map::Entry::Vacant(entry) => {
-                let record = self.table.index().get(entry.key()).0;
+                let record = self.table.index().find(entry.key());
                 entry.insert(PendingWrite {
                     record,
                     row,
@@ -139,7 +139,7 @@ impl<K: Key, V: Row> TableWrites for TypedWrites<K, V> {
                     InsertOutcome::Existing(record) => record,
                 }
             } else {
-                match index.get(key).0 {
+                match index.find(key) {
                     Some(record) => record,
                     None => continue,
                 }

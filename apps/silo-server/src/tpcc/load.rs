@@ -1,5 +1,6 @@
 //! The initial population (TPC-C §4.3.3.1) for W warehouses.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,11 +28,11 @@ pub(crate) fn now() -> u64 {
 
 fn address(rng: &mut StdRng) -> Address {
     Address {
-        street_1: alpha_string(rng, 10, 20),
-        street_2: alpha_string(rng, 10, 20),
-        city: alpha_string(rng, 10, 20),
-        state: alpha_string(rng, 2, 2),
-        zip: zip(rng),
+        street_1: alpha_string(rng, 10, 20).into(),
+        street_2: alpha_string(rng, 10, 20).into(),
+        city: alpha_string(rng, 10, 20).into(),
+        state: alpha_string(rng, 2, 2).into(),
+        zip: zip(rng).into(),
     }
 }
 
@@ -52,9 +53,9 @@ impl Tpcc {
         for i in 1..=self.scale.items {
             let item = Item {
                 image: rng.random_range(1..=10_000),
-                name: alpha_string(rng, 14, 24),
+                name: alpha_string(rng, 14, 24).into(),
                 price: rng.random_range(100..=10_000),
-                data: data_with_original(rng),
+                data: data_with_original(rng).into(),
             };
             self.tables.item.load(u64::from(i), item)?;
         }
@@ -68,8 +69,8 @@ impl Tpcc {
         constants: NurandConstants,
     ) -> Result<(), LoadError> {
         let warehouse = Warehouse {
-            name: alpha_string(rng, 6, 10),
-            address: address(rng),
+            name: alpha_string(rng, 6, 10).into(),
+            address: Arc::new(address(rng)),
             tax: rng.random_range(0..=2000),
             ytd: 30_000_000,
         };
@@ -77,11 +78,11 @@ impl Tpcc {
         for i in 1..=self.scale.items {
             let stock = Stock {
                 quantity: rng.random_range(10..=100),
-                dist: std::array::from_fn(|_| alpha_string(rng, 24, 24)),
+                dist: Arc::new(std::array::from_fn(|_| alpha_string(rng, 24, 24).into())),
                 ytd: 0,
                 order_count: 0,
                 remote_count: 0,
-                data: data_with_original(rng),
+                data: data_with_original(rng).into(),
             };
             self.tables.stock.load(keys::stock(w, i), stock)?;
         }
@@ -100,8 +101,8 @@ impl Tpcc {
     ) -> Result<(), LoadError> {
         let customers = self.scale.customers_per_district;
         let district = District {
-            name: alpha_string(rng, 6, 10),
-            address: address(rng),
+            name: alpha_string(rng, 6, 10).into(),
+            address: Arc::new(address(rng)),
             tax: rng.random_range(0..=2000),
             ytd: 3_000_000,
             next_order: customers + 1,
@@ -117,11 +118,11 @@ impl Tpcc {
                 nurand(rng, 255, constants.last_name, 0, 999)
             };
             let customer = Customer {
-                first: alpha_string(rng, 8, 16),
-                middle: "OE".to_owned(),
-                last: last_name(name_number),
-                address: address(rng),
-                phone: numeric_string(rng, 16, 16),
+                first: alpha_string(rng, 8, 16).into(),
+                middle: "OE".into(),
+                last: last_name(name_number).into(),
+                address: Arc::new(address(rng)),
+                phone: numeric_string(rng, 16, 16).into(),
                 since,
                 bad_credit: rng.random_ratio(1, 10),
                 credit_limit: 5_000_000,
@@ -130,7 +131,7 @@ impl Tpcc {
                 ytd_payment: 1000,
                 payment_count: 1,
                 delivery_count: 0,
-                data: alpha_string(rng, 300, 500),
+                data: alpha_string(rng, 300, 500).into(),
             };
             let name_key = CustomerNameKey {
                 district: keys::district(w, d),
@@ -147,7 +148,7 @@ impl Tpcc {
                 district: (w, d),
                 date: since,
                 amount: 1000,
-                data: alpha_string(rng, 12, 24),
+                data: alpha_string(rng, 12, 24).into(),
             };
             let sequence = self.history_sequence.fetch_add(1, Ordering::Relaxed);
             self.tables.history.load(sequence, history)?;
@@ -196,7 +197,7 @@ impl Tpcc {
                 } else {
                     rng.random_range(1..=999_999)
                 },
-                dist_info: alpha_string(rng, 24, 24),
+                dist_info: alpha_string(rng, 24, 24).into(),
             };
             self.tables
                 .order_line

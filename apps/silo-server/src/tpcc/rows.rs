@@ -1,15 +1,23 @@
 //! Row types of the nine TPC-C tables (TPC-C §1.3), money in cents and
-//! rates in basis points of a percent (1/10,000).
+//! rates in basis points of a percent (1/10,000). Fields that never change
+//! after loading are shared between versions of a row.
+
+use std::sync::Arc;
 
 use super::keys::{CustomerId, DistrictId, ItemId, OrderId, WarehouseId};
+
+/// An immutable string shared between row versions: updating a row copies
+/// its other fields, and text fields are copied by reference count rather
+/// than reallocated (Silo stores rows inline; this is the equivalent cost).
+pub type Text = Arc<str>;
 
 /// WAREHOUSE.
 #[derive(Clone, Debug)]
 pub struct Warehouse {
     /// W_NAME.
-    pub name: String,
+    pub name: Text,
     /// W_STREET_1, W_STREET_2, W_CITY, W_STATE, W_ZIP.
-    pub address: Address,
+    pub address: Arc<Address>,
     /// W_TAX in 1/10,000.
     pub tax: u32,
     /// W_YTD in cents.
@@ -20,24 +28,24 @@ pub struct Warehouse {
 #[derive(Clone, Debug)]
 pub struct Address {
     /// STREET_1.
-    pub street_1: String,
+    pub street_1: Text,
     /// STREET_2.
-    pub street_2: String,
+    pub street_2: Text,
     /// CITY.
-    pub city: String,
+    pub city: Text,
     /// STATE.
-    pub state: String,
+    pub state: Text,
     /// ZIP.
-    pub zip: String,
+    pub zip: Text,
 }
 
 /// DISTRICT.
 #[derive(Clone, Debug)]
 pub struct District {
     /// D_NAME.
-    pub name: String,
+    pub name: Text,
     /// D_STREET_1 ... D_ZIP.
-    pub address: Address,
+    pub address: Arc<Address>,
     /// D_TAX in 1/10,000.
     pub tax: u32,
     /// D_YTD in cents.
@@ -50,15 +58,15 @@ pub struct District {
 #[derive(Clone, Debug)]
 pub struct Customer {
     /// C_FIRST.
-    pub first: String,
+    pub first: Text,
     /// C_MIDDLE.
-    pub middle: String,
+    pub middle: Text,
     /// C_LAST.
-    pub last: String,
+    pub last: Text,
     /// C_STREET_1 ... C_ZIP.
-    pub address: Address,
+    pub address: Arc<Address>,
     /// C_PHONE.
-    pub phone: String,
+    pub phone: Text,
     /// C_SINCE (seconds since the Unix epoch).
     pub since: u64,
     /// C_CREDIT: true for "BC" (bad credit), false for "GC".
@@ -76,7 +84,7 @@ pub struct Customer {
     /// C_DELIVERY_CNT.
     pub delivery_count: u32,
     /// C_DATA.
-    pub data: String,
+    pub data: Text,
 }
 
 /// HISTORY.
@@ -91,7 +99,7 @@ pub struct History {
     /// H_AMOUNT in cents.
     pub amount: i64,
     /// H_DATA.
-    pub data: String,
+    pub data: Text,
 }
 
 /// NEW-ORDER (the key says everything).
@@ -127,7 +135,7 @@ pub struct OrderLine {
     /// OL_AMOUNT in cents.
     pub amount: i64,
     /// OL_DIST_INFO.
-    pub dist_info: String,
+    pub dist_info: Text,
 }
 
 /// ITEM.
@@ -136,11 +144,11 @@ pub struct Item {
     /// I_IM_ID.
     pub image: u32,
     /// I_NAME.
-    pub name: String,
+    pub name: Text,
     /// I_PRICE in cents.
     pub price: i64,
     /// I_DATA.
-    pub data: String,
+    pub data: Text,
 }
 
 /// STOCK.
@@ -149,7 +157,7 @@ pub struct Stock {
     /// S_QUANTITY.
     pub quantity: i32,
     /// S_DIST_01 ... S_DIST_10.
-    pub dist: [String; 10],
+    pub dist: Arc<[Text; 10]>,
     /// S_YTD.
     pub ytd: u64,
     /// S_ORDER_CNT.
@@ -157,5 +165,5 @@ pub struct Stock {
     /// S_REMOTE_CNT.
     pub remote_count: u32,
     /// S_DATA.
-    pub data: String,
+    pub data: Text,
 }

@@ -63,6 +63,15 @@ pub struct StructureChange {
     pub split: Option<LeafObservation>,
 }
 
+/// Result of [`Index::get`].
+#[derive(Debug)]
+pub enum Lookup<T> {
+    /// The key's value.
+    Found(T),
+    /// The key is absent from the leaf observed at this version.
+    Missing(LeafObservation),
+}
+
 /// Result of [`Index::insert_with`].
 #[derive(Debug)]
 pub enum InsertOutcome<T> {
@@ -133,21 +142,47 @@ impl<K: Ord + Clone, T: Clone> Index<K, T> {
         }
     }
 
-    /// The value under `key`, and the version of the leaf that was searched
+    /// The value under `key`, or the version of the leaf that was searched
     /// (the proof of absence a transaction keeps when the key is missing).
-    pub fn get(&self, key: &K) -> (Option<T>, LeafObservation) {
+    ///
+    /// The common case touches no reference count: the root and the leaf
+    /// snapshot are borrowed through `arc-swap` guards, so concurrent
+    /// readers of a hot leaf write no shared cache line.
+    pub fn get(&self, key: &K) -> Lookup<T> {
+        let root = self.root.load();
+        let leaf = root.leaf_for(key);
+        let version = leaf.version.stable();
+        let snapshot = leaf.snapshot.load();
+        if leaf.version.current() == version && snapshot.covers(key) {
+            return Self::search(&snapshot, key, || LeafObservation {
+                node: Arc::clone(&leaf.version),
+                version,
+            });
+        }
         let (leaf, observed) = self.locate(key);
-        let found = observed
-            .snapshot
-            .entries
-            .binary_search_by(|(k, _)| k.cmp(key))
-            .ok()
-            .map(|i| observed.snapshot.entries[i].1.clone());
-        let observation = LeafObservation {
+        Self::search(&observed.snapshot, key, || LeafObservation {
             node: Arc::clone(&leaf.version),
             version: observed.version,
-        };
-        (found, observation)
+        })
+    }
+
+    fn search(
+        snapshot: &LeafSnapshot<K, T>,
+        key: &K,
+        proof: impl FnOnce() -> LeafObservation,
+    ) -> Lookup<T> {
+        match snapshot.entries.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(i) => Lookup::Found(snapshot.entries[i].1.clone()),
+            Err(_) => Lookup::Missing(proof()),
+        }
+    }
+
+    /// The value under `key`, if any.
+    pub fn find(&self, key: &K) -> Option<T> {
+        match self.get(key) {
+            Lookup::Found(value) => Some(value),
+            Lookup::Missing(_) => None,
+        }
     }
 
     /// Inserts `make()` under `key` unless the key is present.

@@ -40,16 +40,16 @@ fn insert_get_remove_across_many_splits() {
     }
     assert!(!insert(&index, 10, 99), "duplicate insert must not replace");
     for key in 0..5000u64 {
-        assert_eq!(index.get(&(key * 2)).0, Some(key));
-        assert_eq!(index.get(&(key * 2 + 1)).0, None);
+        assert_eq!(index.find(&(key * 2)), Some(key));
+        assert_eq!(index.find(&(key * 2 + 1)), None);
     }
     assert!(index.remove_if(&10, |v| *v == 5));
     assert!(
         !index.remove_if(&12, |v| *v == 0),
         "condition false keeps the key"
     );
-    assert_eq!(index.get(&10).0, None);
-    assert_eq!(index.get(&12).0, Some(6));
+    assert_eq!(index.find(&10), None);
+    assert_eq!(index.find(&12), Some(6));
     let all = collect(&index, Bound::Unbounded, Bound::Unbounded);
     assert_eq!(all.len(), 4999);
     assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
@@ -96,8 +96,9 @@ fn versions_expose_inserts_into_an_observed_leaf() {
         |o| seen.push(o),
         |_, _| true,
     );
-    let (missing, absent_proof) = index.get(&355);
-    assert_eq!(missing, None);
+    let Lookup::Missing(absent_proof) = index.get(&355) else {
+        panic!("355 was never inserted");
+    };
     assert!(seen.iter().all(|o| o.node.current() == o.version));
     insert(&index, 355, 0);
     assert_ne!(absent_proof.node.current(), absent_proof.version);
@@ -107,7 +108,9 @@ fn versions_expose_inserts_into_an_observed_leaf() {
 #[test]
 fn insert_reports_its_own_structure_change() {
     let index = Index::new();
-    let (_, before) = index.get(&1);
+    let Lookup::Missing(before) = index.get(&1) else {
+        panic!("empty index");
+    };
     match index.insert_with(1u64, || 1u64) {
         InsertOutcome::Inserted(_, change) => {
             assert!(Arc::ptr_eq(&change.node, &before.node));
@@ -154,7 +157,7 @@ fn matches_btreemap_model_under_random_operations() {
                     assert_eq!(got, expected, "seed {seed}");
                 }
             }
-            assert_eq!(index.get(&key).0, model.get(&key).copied(), "seed {seed}");
+            assert_eq!(index.find(&key), model.get(&key).copied(), "seed {seed}");
         }
     }
 }
@@ -233,7 +236,7 @@ fn concurrent_inserts_lookups_and_scans() {
                 if before[writer as usize] > 0 {
                     let i = rng.random_range(0..before[writer as usize]);
                     let key = slot_of(i) * WRITERS + writer;
-                    assert_eq!(index.get(&key).0, Some(key + 1), "lookup missed {key}");
+                    assert_eq!(index.find(&key), Some(key + 1), "lookup missed {key}");
                 }
             }
             checked

@@ -54,7 +54,7 @@ pub(super) fn run(
         let mut data = format!("{c} {cd} {cw} {d} {w} {}|", input.amount);
         data.push_str(&customer.data);
         data.truncate(CUSTOMER_DATA_LEN);
-        updated.data = data;
+        updated.data = data.into();
     }
     let balance = updated.balance;
     txn.put(&t.customer, customer_key, updated);
@@ -63,7 +63,7 @@ pub(super) fn run(
         district: (w, d),
         date: now(),
         amount: input.amount,
-        data: format!("{}    {}", warehouse.name, district.name),
+        data: format!("{}    {}", warehouse.name, district.name).into(),
     };
     let sequence = tpcc.history_sequence.fetch_add(1, Ordering::Relaxed);
     txn.put(&t.history, sequence, history);
