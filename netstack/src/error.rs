@@ -108,6 +108,9 @@ pub enum ConnError {
     /// `send` after `close`.
     #[error("connection {0:?} is closing")]
     Closing(ConnId),
+    /// An SLO window value outside the 15-bit field.
+    #[error("SLO window value out of range for connection {0:?}")]
+    SloWindowRange(ConnId),
     /// `export` before the handshake completed.
     #[error("connection {0:?} is not synchronized yet")]
     NotSynchronized(ConnId),

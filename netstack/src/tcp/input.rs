@@ -9,6 +9,9 @@ use super::tcb::{Ctx, State, Tcb, window_shift};
 use crate::config::StackConfig;
 use crate::event::Event;
 
+/// Send window used towards an SLO-aware peer (its window field is not bytes).
+const SLO_PEER_WINDOW: u32 = 1 << 30;
+
 /// Most duplicate ACKs owed at once (enough to trigger fast retransmit).
 const MAX_DUP_ACKS_OWED: u32 = 8;
 
@@ -346,7 +349,13 @@ impl Tcb {
             return Some(Verdict::keep());
         }
         let outstanding = (self.snd.max - self.snd.una) as u32;
-        let scaled_window = u32::from(seg.window) << self.snd.wscale;
+        // SLO-aware peers use the field for tokens or idle time (thesis
+        // chapter 5): the byte window is then bounded by our buffers only.
+        let scaled_window = if self.slo_peer {
+            SLO_PEER_WINDOW
+        } else {
+            u32::from(seg.window) << self.snd.wscale
+        };
         self.peer_raw_window = seg.window;
         if seg.ack > self.snd.una {
             self.on_new_ack(seg.ack, cx);

@@ -56,6 +56,8 @@ pub struct ConnectionState {
     pub window_override: Option<u16>,
     /// Last raw window field from the peer.
     pub peer_raw_window: u16,
+    /// The peer's window field carries SLO signals.
+    pub slo_peer: bool,
     /// RTT estimator (the running measurement is dropped).
     pub rtt: RttEstimator,
     /// Congestion control state.
@@ -117,6 +119,7 @@ impl Stack {
             crab: tcb.crab,
             window_override: tcb.window_override,
             peer_raw_window: tcb.peer_raw_window,
+            slo_peer: tcb.slo_peer,
             rtt,
             congestion: tcb.cc.clone(),
             retries: tcb.retries,
@@ -184,6 +187,7 @@ impl Stack {
         tcb.crab = state.crab;
         tcb.window_override = state.window_override;
         tcb.peer_raw_window = state.peer_raw_window;
+        tcb.slo_peer = state.slo_peer;
         tcb.rtt = state.rtt.clone();
         tcb.cc = state.congestion.clone();
         tcb.retries = state.retries;

@@ -33,6 +33,7 @@ use crate::error::{ConnError, ConnectError, ListenError};
 use crate::event::ConnId;
 use crate::frame::{Ipv4Route, L4_OFFSET};
 use crate::sink::FrameSink;
+use crate::slo::SloWindow;
 use crate::stack::{Ipv4Meta, Stack};
 use crate::time::Instant;
 
@@ -352,6 +353,30 @@ impl Stack {
         tcb.ack_now = true;
         self.tcp.mark_dirty(conn);
         Ok(())
+    }
+
+    /// SLO-aware flow control, server side: advertise `window` (tokens or
+    /// idle time) in the window field of every segment from now on.
+    pub fn set_slo_window(&mut self, conn: ConnId, window: SloWindow) -> Result<(), ConnError> {
+        let raw = window
+            .to_raw()
+            .map_err(|_| ConnError::SloWindowRange(conn))?;
+        self.set_window_override(conn, Some(raw))
+    }
+
+    /// SLO-aware flow control, client side: the peer's window field carries
+    /// SLO signals, so it no longer limits the bytes we send (the
+    /// application honours the tokens it reads with
+    /// [`Stack::peer_slo_window`]).
+    pub fn set_slo_peer(&mut self, conn: ConnId, slo_peer: bool) -> Result<(), ConnError> {
+        let tcb = app_tcb(&mut self.tcp.table, conn)?;
+        tcb.slo_peer = slo_peer;
+        Ok(())
+    }
+
+    /// The peer's last window field decoded as an SLO signal.
+    pub fn peer_slo_window(&self, conn: ConnId) -> Option<SloWindow> {
+        self.peer_window(conn).map(SloWindow::from_raw)
     }
 
     /// The raw (unscaled) window field of the last segment from the peer,

@@ -154,6 +154,8 @@ pub(crate) struct Tcb {
     pub window_override: Option<u16>,
     /// Raw window field of the last segment from the peer.
     pub peer_raw_window: u16,
+    /// The peer's window field carries SLO signals, not bytes.
+    pub slo_peer: bool,
 
     /// Timestamps negotiated (RFC 7323 section 3): TS.Recent.
     pub ts_recent: Option<u32>,
@@ -241,6 +243,7 @@ impl Tcb {
             ooo: Assembler::new(),
             window_override: None,
             peer_raw_window: 0,
+            slo_peer: false,
             ts_recent: None,
             ts_offset,
             crab: None,

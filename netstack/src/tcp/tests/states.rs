@@ -278,3 +278,38 @@ fn crab_option_is_echoed_on_syn_ack() {
         Some("192.168.1.1".parse().unwrap())
     );
 }
+
+#[test]
+fn slo_window_signals_replace_byte_flow_control_on_both_sides() {
+    use crate::{Duration as Span, SloWindow};
+    // Server side: tokens and idle time in the window field.
+    let mut d = Drill::server(config());
+    let conn = d.accept();
+    d.stack.set_slo_window(conn, SloWindow::Tokens(5)).unwrap();
+    d.expect(". win=5");
+    d.stack
+        .set_slo_window(conn, SloWindow::Idle(Span::from_micros(300)))
+        .unwrap();
+    d.expect(". win=33068");
+    assert!(
+        d.stack
+            .set_slo_window(conn, SloWindow::Tokens(40_000))
+            .is_err()
+    );
+    // Client side: a window of 3 is 3 tokens, not 3 bytes.
+    let (mut c, client) = Drill::client(config());
+    c.expect("S seq=0");
+    c.inject("S. seq=5000 ack=1 mss=1460 win=3");
+    c.expect(". ack=5001");
+    c.stack.set_slo_peer(client, true).unwrap();
+    c.inject(". seq=5001 ack=1 win=3");
+    assert_eq!(c.stack.peer_slo_window(client), Some(SloWindow::Tokens(3)));
+    c.stack.send(client, &[1u8; 2000]).unwrap();
+    c.expect(". seq=1 len=1460");
+    c.expect(". seq=1461 len=540");
+    c.inject(". seq=5001 ack=2001 win=32868");
+    assert_eq!(
+        c.stack.peer_slo_window(client),
+        Some(SloWindow::Idle(Span::from_micros(100)))
+    );
+}
