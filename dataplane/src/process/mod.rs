@@ -22,11 +22,41 @@ use crate::transport::Transport;
 use signal::SignalTarget;
 
 /// Spin quantum between two IPI safe points.
-const SPIN_QUANTUM_NS: u64 = 1_000;
+pub(crate) const SPIN_QUANTUM_NS: u64 = 1_000;
+
+/// The clock of the platforms whose cores are real threads (process, vmx):
+/// nanoseconds of the monotonic clock since the dataplane started, and
+/// service time as a busy loop on it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThreadClock {
+    epoch: Instant,
+}
+
+impl ThreadClock {
+    /// A clock starting now.
+    pub(crate) fn start() -> Self {
+        ThreadClock {
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the start.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Busy-waits `ns` nanoseconds.
+    pub(crate) fn spin(&self, ns: u64) {
+        let deadline = self.now_ns().saturating_add(ns);
+        while self.now_ns() < deadline {
+            std::hint::spin_loop();
+        }
+    }
+}
 
 /// One core's platform on a real thread.
 struct ProcessCore {
-    epoch: Instant,
+    clock: ThreadClock,
     board: Arc<IpiBoard>,
     tids: Arc<[AtomicI32]>,
     signals: SignalTarget,
@@ -34,14 +64,11 @@ struct ProcessCore {
 
 impl CorePlatform for ProcessCore {
     fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        self.clock.now_ns()
     }
 
     fn spin(&mut self, ns: u64) {
-        let deadline = self.now_ns().saturating_add(ns);
-        while self.now_ns() < deadline {
-            std::hint::spin_loop();
-        }
+        self.clock.spin(ns);
     }
 
     fn spin_quantum_ns(&self) -> u64 {
@@ -100,7 +127,7 @@ where
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
     let tids: Arc<[AtomicI32]> = (0..cores.len()).map(|_| AtomicI32::new(0)).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let epoch = Instant::now();
+    let clock = ThreadClock::start();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let counters = cores.iter().map(|core| core.counters()).collect();
     let mut threads = Vec::new();
@@ -116,7 +143,7 @@ where
                     slot.store(signals.tid(), Ordering::Release);
                 }
                 let mut platform = ProcessCore {
-                    epoch,
+                    clock,
                     board,
                     tids: Arc::clone(&tids),
                     signals,

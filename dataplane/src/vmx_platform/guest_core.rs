@@ -12,17 +12,14 @@
 //! points (top of the loop, between spin quanta), thesis ch. 4.4.5.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::platform::{CorePlatform, IpiBoard, Work};
-
-/// Spin quantum between two IPI safe points.
-const SPIN_QUANTUM_NS: u64 = 1_000;
+use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
 
 /// The platform of one core running in a vCPU. Only built and used inside
 /// [`vmx::Vcpu::run_closure`].
 pub(super) struct VmxCore {
-    pub(super) epoch: Instant,
+    pub(super) clock: ThreadClock,
     pub(super) board: Arc<IpiBoard>,
     /// IPIs that could not be sent (only possible outside a vCPU).
     pub(super) refused_ipis: u64,
@@ -30,14 +27,11 @@ pub(super) struct VmxCore {
 
 impl CorePlatform for VmxCore {
     fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        self.clock.now_ns()
     }
 
     fn spin(&mut self, ns: u64) {
-        let deadline = self.now_ns().saturating_add(ns);
-        while self.now_ns() < deadline {
-            std::hint::spin_loop();
-        }
+        self.clock.spin(ns);
     }
 
     fn spin_quantum_ns(&self) -> u64 {

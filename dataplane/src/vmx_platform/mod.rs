@@ -36,7 +36,7 @@ pub use exits::CoreExits;
 use crate::app::App;
 use crate::counters::CoreCounters;
 use crate::platform::{DEFAULT_IPI_THROTTLE_NS, IpiBoard};
-use crate::process::pin_to_cpu;
+use crate::process::{ThreadClock, pin_to_cpu};
 use crate::runtime::Core;
 use crate::transport::Transport;
 use guest_core::VmxCore;
@@ -110,7 +110,7 @@ where
     let control = Arc::new(Control::default());
     let published: Arc<[CachePadded<Published>]> =
         cores.iter().map(|_| CachePadded::default()).collect();
-    let epoch = Instant::now();
+    let clock = ThreadClock::start();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let counters = cores.iter().map(|core| core.counters()).collect();
     let mut runner = VmxRunner {
@@ -122,7 +122,7 @@ where
     for core in cores {
         let index = core.index();
         let platform = VmxCore {
-            epoch,
+            clock,
             board: Arc::clone(&board),
             refused_ipis: 0,
         };
