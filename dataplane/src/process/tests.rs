@@ -34,9 +34,10 @@ fn run_skewed(mode: SchedMode) -> (Checker, u64, Vec<CounterSnapshot>) {
     let workload = Workload::generate(
         &WorkloadConfig {
             connections: 32,
-            requests_per_connection: 80,
-            mean_interarrival_ns: 15_000.0,
-            service: ServiceTime::Fixed(20_000),
+            requests_per_connection: 40,
+            // 1.7 cores of work offered to core 0 alone.
+            mean_interarrival_ns: 60_000.0,
+            service: ServiceTime::Fixed(100_000),
             steering: Steering::AllOn(0),
             split_probability: 0.2,
         },
