@@ -46,6 +46,8 @@ pub(crate) struct HomeNet<T: Transport, S> {
     pub(crate) counters: Arc<CoreCounters>,
     backlog: HashMap<T::Conn, Backlog>,
     recv_buf: Vec<u8>,
+    /// Reused buffer of the remote batches being executed.
+    remote_batches: Vec<RemoteBatch<T::Conn, S>>,
 }
 
 impl<T: Transport, S> HomeNet<T, S> {
@@ -64,6 +66,7 @@ impl<T: Transport, S> HomeNet<T, S> {
             counters,
             backlog: HashMap::new(),
             recv_buf: vec![0; RECV_CHUNK],
+            remote_batches: Vec::new(),
         }
     }
 
@@ -91,13 +94,14 @@ impl<T: Transport, S> HomeNet<T, S> {
             p.charge(Work::Events(events));
         }
         let mut remote_calls = 0;
-        let mut batches = Vec::new();
+        let mut batches = std::mem::take(&mut self.remote_batches);
         let executed = self.remote_rx.drain(|batch| batches.push(batch));
         CoreCounters::bump(&self.counters.remote_batches_executed, executed as u64);
-        for batch in batches {
+        for batch in batches.drain(..) {
             remote_calls += batch.calls.len() as u64;
             self.complete(batch.claim, batch.calls, batch.closed);
         }
+        self.remote_batches = batches;
         if remote_calls > 0 {
             CoreCounters::bump(&self.counters.remote_syscalls, remote_calls);
             p.charge(Work::RemoteCalls(remote_calls));
