@@ -4,8 +4,9 @@
 //! guest CPL3, over the same memory (guest-virtual = host-virtual). IPIs
 //! between cores are x2APIC IPIs ([`guest_core`]); the data path (shm NIC rings,
 //! shuffle queues, the stacks) makes no system call, so in steady state a
-//! core takes no exit to user space. Each core's exits are counted by
-//! reason ([`CoreExits`]).
+//! core takes no exit to user space (the allocator's arenas are grown
+//! before the run and never trimmed, [`heap`]). Each core's exits are
+//! counted by reason ([`CoreExits`]).
 //!
 //! ```text
 //! let runner = vmx_platform::spawn(build_cores(...))?; // Err says why KVM is unusable
@@ -22,6 +23,7 @@
 
 mod exits;
 mod guest_core;
+mod heap;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -105,6 +107,9 @@ where
     if let Some(core) = cores.iter().find(|c| u32::try_from(c.index()).is_err()) {
         return Err(VmxError::TooManyCores(core.index()));
     }
+    if !heap::keep_memory() {
+        tracing::warn!("mallopt refused: allocations may exit the vCPUs");
+    }
     let vm = Vm::new()?;
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
     let control = Arc::new(Control::default());
@@ -162,6 +167,7 @@ fn run_core<T: Transport, A: App>(
 ) -> Result<(), VmError> {
     let id = u32::try_from(core.index()).map_err(|_| VmError::Layout("vCPU id"))?;
     let mut vcpu = vm.create_vcpu(id)?;
+    heap::reserve_thread_arena();
     let mut epoch = control.epoch.load(Ordering::Acquire);
     loop {
         epoch = vcpu.run_closure(|| serve(&mut core, &mut platform, control, epoch))?;
