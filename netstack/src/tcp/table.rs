@@ -42,6 +42,18 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// A zeroed buffer whose pages are all touched now, at connection set-up,
+/// so the data path never takes a first-touch page fault.
+fn committed(len: usize) -> Vec<u8> {
+    const PAGE: usize = 4096;
+    let mut buffer = vec![0u8; len];
+    for at in (0..len).step_by(PAGE) {
+        // black_box: the store must happen although it writes a zero.
+        buffer[at] = std::hint::black_box(0);
+    }
+    buffer
+}
+
 type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug)]
@@ -88,8 +100,14 @@ impl ConnTable {
 
     /// Fresh receive and send rings from the pool.
     pub(crate) fn buffers(&mut self) -> (Ring, Ring) {
-        let rx = self.rx_pool.pop().unwrap_or_else(|| vec![0; self.rx_size]);
-        let tx = self.tx_pool.pop().unwrap_or_else(|| vec![0; self.tx_size]);
+        let rx = self
+            .rx_pool
+            .pop()
+            .unwrap_or_else(|| committed(self.rx_size));
+        let tx = self
+            .tx_pool
+            .pop()
+            .unwrap_or_else(|| committed(self.tx_size));
         (Ring::with_storage(rx), Ring::with_storage(tx))
     }
 
