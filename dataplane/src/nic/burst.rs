@@ -6,6 +6,8 @@
 //! survives it), and dropping the burst runs the hook, which hands the slots
 //! back to the producer in one step.
 
+use std::mem::MaybeUninit;
+
 use super::MAX_BURST;
 
 /// The backend hook run when an [`RxBurst`] is dropped: returns the burst's
@@ -19,7 +21,9 @@ pub trait RxRelease {
 
 /// Up to [`MAX_BURST`] received frames, borrowed in place from the queue.
 pub struct RxBurst<'a> {
-    frames: [&'a [u8]; MAX_BURST],
+    /// The first `len` entries are initialised (left uninitialised beyond,
+    /// so an empty poll does not write 1 KiB).
+    frames: [MaybeUninit<&'a [u8]>; MAX_BURST],
     len: usize,
     release: Option<&'a mut dyn RxRelease>,
 }
@@ -28,7 +32,7 @@ impl<'a> RxBurst<'a> {
     /// An empty burst whose drop runs `release` (for backends).
     pub fn new(release: Option<&'a mut dyn RxRelease>) -> Self {
         Self {
-            frames: [&[]; MAX_BURST],
+            frames: [const { MaybeUninit::uninit() }; MAX_BURST],
             len: 0,
             release,
         }
@@ -43,7 +47,7 @@ impl<'a> RxBurst<'a> {
     pub fn push(&mut self, frame: &'a [u8]) -> bool {
         match self.frames.get_mut(self.len) {
             Some(slot) => {
-                *slot = frame;
+                slot.write(frame);
                 self.len += 1;
                 true
             }
@@ -61,14 +65,24 @@ impl<'a> RxBurst<'a> {
         self.len == 0
     }
 
+    /// The filled entries, each view shortened to the borrow of `self`.
+    fn filled(&self) -> &[&[u8]] {
+        let filled = &self.frames[..self.len];
+        // SAFETY: `push` initialised the first `len` entries and nothing
+        // de-initialises them; `MaybeUninit<T>` has the layout of `T`, and
+        // shortening `&'a [u8]` to the borrow of `self` is a covariant
+        // narrowing.
+        unsafe { &*(filled as *const [MaybeUninit<&'a [u8]>] as *const [&[u8]]) }
+    }
+
     /// Frame `index`, if present, borrowed for as long as the burst is.
     pub fn get(&self, index: usize) -> Option<&[u8]> {
-        self.frames[..self.len].get(index).copied()
+        self.filled().get(index).copied()
     }
 
     /// The frames in arrival order (per sending queue).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        self.frames[..self.len].iter().map(|frame| &**frame)
+        self.filled().iter().copied()
     }
 }
 
@@ -77,8 +91,7 @@ impl<'b> IntoIterator for &'b RxBurst<'_> {
     type IntoIter = std::iter::Copied<std::slice::Iter<'b, &'b [u8]>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        let frames: &'b [&'b [u8]] = &self.frames[..self.len];
-        frames.iter().copied()
+        self.filled().iter().copied()
     }
 }
 
