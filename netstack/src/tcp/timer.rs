@@ -12,6 +12,9 @@ use crate::time::{Duration, Instant};
 pub(crate) const TICK: Duration = Duration::from_micros(100);
 /// Number of slots (one rotation covers 409.6 ms).
 const SLOTS: usize = 4096;
+/// Entries each slot holds before its first growth (allocated up front, so
+/// arming timers allocates nothing until a slot gets busier than this).
+const SLOT_CAPACITY: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
@@ -40,7 +43,9 @@ fn tick_of(at: Instant) -> u64 {
 impl TimerWheel {
     pub(crate) fn new(now: Instant) -> TimerWheel {
         TimerWheel {
-            slots: vec![Vec::new(); SLOTS],
+            slots: (0..SLOTS)
+                .map(|_| Vec::with_capacity(SLOT_CAPACITY))
+                .collect(),
             cursor: tick_of(now),
             len: 0,
             earliest: None,
