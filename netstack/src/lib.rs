@@ -10,6 +10,25 @@
 //! then drains [`Event`]s with [`Stack::pop_event`] and acts on them with the
 //! batched calls (`send`, `recv`, `close`, `abort`).
 //!
+//! - Connections: [`Stack::listen`] (then [`Event::Accepted`]),
+//!   [`Stack::connect`] (then [`Event::Connected`]); every connection ends
+//!   with one [`Event::Closed`]. `send` copies what fits (back-pressure,
+//!   then [`Event::Writable`]); `recv` drains in-order bytes.
+//! - UDP: [`Stack::bind_udp`], [`Stack::send_udp`], [`Stack::recv_udp`].
+//! - CRAB (thesis section 7.3): [`Stack::connect_redirectable`] and
+//!   [`Stack::crab_redirect`]; servers echo the option automatically.
+//! - SLO-aware flow control (thesis chapter 5): [`Stack::set_slo_window`] /
+//!   [`Stack::set_window_override`] on the server, [`Stack::set_slo_peer`]
+//!   and [`Stack::peer_slo_window`] / [`Stack::peer_window`] on the client.
+//! - Live migration: [`Stack::export`] and [`Stack::import`] of a
+//!   [`ConnectionState`].
+//! - Testing: [`sim::Link`] joins two stacks over a seeded faulty wire in
+//!   virtual time; [`fuzzing`] holds the fuzz targets' entry points.
+//!
+//! Per connection, memory is bounded by `rx_buffer + tx_buffer` plus the
+//! table entry ([`Stack::memory_per_connection`]); buffers are allocated at
+//! set-up (or reused from a pool) and the per-segment path allocates nothing.
+//!
 //! ```
 //! use netstack::{Instant, Stack, StackConfig, VecSink};
 //! let mut stack = Stack::new(StackConfig::default()).unwrap();

@@ -155,7 +155,7 @@ impl Stack {
         }
     }
 
-    /// Accepts connections on `port` (reported by [`Event::Accepted`]).
+    /// Accepts connections on `port` (reported by [`Event::Accepted`](crate::Event::Accepted)).
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
         if port == 0 {
             return Err(ListenError::InvalidPort);
@@ -177,7 +177,7 @@ impl Stack {
     }
 
     /// Opens a connection to `remote` (RFC 9293 section 3.10.1, active
-    /// OPEN); [`Event::Connected`] follows the handshake.
+    /// OPEN); [`Event::Connected`](crate::Event::Connected) follows the handshake.
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, ConnectError> {
         self.open(now, remote, false)
     }
@@ -244,7 +244,7 @@ impl Stack {
     }
 
     /// Copies as much of `data` as fits in the send buffer and returns the
-    /// count; when it is less than offered, [`Event::Writable`] follows
+    /// count; when it is less than offered, [`Event::Writable`](crate::Event::Writable) follows
     /// once space frees.
     pub fn send(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, ConnError> {
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
@@ -263,7 +263,7 @@ impl Stack {
     }
 
     /// Copies received in-order bytes into `buf`; 0 when none are queued
-    /// (after [`Event::PeerClosed`], 0 means end of stream).
+    /// (after [`Event::PeerClosed`](crate::Event::PeerClosed), 0 means end of stream).
     pub fn recv(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, ConnError> {
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
         let before = tcb.window_to_advertise();
@@ -307,7 +307,7 @@ impl Stack {
     }
 
     /// Resets the connection at once (RFC 9293 section 3.10.5, ABORT): an
-    /// RST is sent and [`Event::Closed`] follows.
+    /// RST is sent and [`Event::Closed`](crate::Event::Closed) follows.
     pub fn abort(&mut self, conn: ConnId) -> Result<(), ConnError> {
         let now = self.now;
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
