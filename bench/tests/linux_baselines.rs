@@ -10,6 +10,15 @@ use bench::loadgen::{LoadError, LoadSpec, run_load};
 use bench::workload::ServiceDistribution;
 use dataplane::synthetic_protocol::{Request, decode_response};
 
+/// A connection whose reads fail after 10 s instead of hanging the test.
+fn connect(server: &LinuxServer) -> TcpStream {
+    let stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
 fn start(scheduler: LinuxScheduler) -> LinuxServer {
     LinuxServer::start(LinuxServerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -49,7 +58,7 @@ fn every_request_is_answered_in_order_by_both_baselines() {
 fn pipelined_requests_on_one_connection_come_back_in_order() {
     for scheduler in [LinuxScheduler::Partitioned, LinuxScheduler::Floating] {
         let server = start(scheduler);
-        let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+        let mut stream = connect(&server);
         let burst: Vec<u8> = (0..64u64)
             .flat_map(|id| {
                 Request {
@@ -76,7 +85,7 @@ fn pipelined_requests_on_one_connection_come_back_in_order() {
 #[test]
 fn an_overlong_service_time_closes_the_connection() {
     let server = start(LinuxScheduler::Floating);
-    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    let mut stream = connect(&server);
     let request = Request {
         id: 1,
         service_ns: u64::MAX,

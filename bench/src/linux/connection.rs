@@ -26,7 +26,7 @@ pub enum Progress {
 /// Counters shared by a server's threads.
 #[derive(Debug, Default)]
 pub struct ServerCounters {
-    /// Requests answered.
+    /// Requests served (counted just before the reply is written).
     pub served: AtomicU64,
     /// Connections closed for asking more than [`MAX_SERVICE`].
     pub protocol_errors: AtomicU64,
@@ -102,10 +102,12 @@ impl Connection {
                 return Progress::Closed;
             }
             spin_for(service);
+            // Counted before the reply leaves, so a client holding the
+            // reply always sees it counted.
+            counters.served.fetch_add(1, Ordering::Relaxed);
             if write_all_nonblocking(&self.stream, &request.response()).is_err() {
                 return Progress::Closed;
             }
-            counters.served.fetch_add(1, Ordering::Relaxed);
         }
         self.pending.drain(..consumed);
         Progress::Open

@@ -141,8 +141,12 @@ trait ConnectionTable {
     fn insert(&self, connection: Connection);
     /// Serves the connection of `token`; `None` when it is gone.
     fn serve(&self, token: u64, counters: &ServerCounters) -> Option<Progress>;
-    /// Re-arms a one-shot connection.
-    fn rearm(&self, token: u64, epoll: &Epoll, interest: u32) -> io::Result<()>;
+    /// Runs `f` on the connection of `token` (nothing when it is gone).
+    fn with_connection(
+        &self,
+        token: u64,
+        f: &mut dyn FnMut(&Connection) -> io::Result<()>,
+    ) -> io::Result<()>;
     fn remove(&self, token: u64);
 }
 
@@ -165,11 +169,12 @@ impl ConnectionTable for PrivateTable {
         )
     }
 
-    fn rearm(&self, token: u64, epoll: &Epoll, interest: u32) -> io::Result<()> {
-        match self.0.borrow().get(&token) {
-            Some(connection) => epoll.modify(connection, interest, token),
-            None => Ok(()),
-        }
+    fn with_connection(
+        &self,
+        token: u64,
+        f: &mut dyn FnMut(&Connection) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.0.borrow().get(&token).map_or(Ok(()), f)
     }
 
     fn remove(&self, token: u64) {
@@ -207,12 +212,13 @@ impl ConnectionTable for SharedTable {
         Some(connection.serve_available(counters))
     }
 
-    fn rearm(&self, token: u64, epoll: &Epoll, interest: u32) -> io::Result<()> {
+    fn with_connection(
+        &self,
+        token: u64,
+        f: &mut dyn FnMut(&Connection) -> io::Result<()>,
+    ) -> io::Result<()> {
         match self.get(token) {
-            Some(connection) => {
-                let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-                epoll.modify(&*connection, interest, token)
-            }
+            Some(connection) => f(&connection.lock().unwrap_or_else(|e| e.into_inner())),
             None => Ok(()),
         }
     }
@@ -243,8 +249,17 @@ impl<T: ConnectionTable> Worker<'_, T> {
                 Ok((stream, _)) => {
                     let connection = Connection::new(stream)?;
                     let token = connection.as_raw_fd() as u64;
-                    self.epoll.add(&connection, self.interest, token)?;
+                    // Into the table before into the epoll set: another
+                    // thread may take the first (one-shot) event at once,
+                    // and an event for an unknown token would be lost.
                     self.table.insert(connection);
+                    let added = self.table.with_connection(token, &mut |connection| {
+                        self.epoll.add(connection, self.interest, token)
+                    });
+                    if let Err(error) = added {
+                        self.table.remove(token);
+                        return Err(error);
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -271,7 +286,9 @@ impl<T: ConnectionTable> Worker<'_, T> {
             }
             match self.table.serve(token, self.counters) {
                 Some(Progress::Open) if self.interest & flags::ONESHOT != 0 => {
-                    self.table.rearm(token, self.epoll, self.interest)?
+                    self.table.with_connection(token, &mut |connection| {
+                        self.epoll.modify(connection, self.interest, token)
+                    })?
                 }
                 Some(Progress::Closed) => self.table.remove(token),
                 Some(Progress::Open) | None => {}
@@ -362,7 +379,7 @@ impl LinuxServer {
         self.addr
     }
 
-    /// Requests answered so far.
+    /// Requests served so far (each counted before its reply is written).
     pub fn served(&self) -> u64 {
         self.counters.served.load(Ordering::Relaxed)
     }
