@@ -67,7 +67,8 @@ impl Producer {
         let head = header.head.load(Ordering::Acquire);
         let pending = tail.wrapping_sub(head).min(slots.len() as u32);
         let reclaimed = tail.wrapping_sub(pending);
-        for position in reclaimed..reclaimed.wrapping_add(pending) {
+        for offset in 0..pending {
+            let position = reclaimed.wrapping_add(offset);
             in_flight(decode(slots[slot(slots, position)].load(Ordering::Relaxed)).0);
         }
         Self {

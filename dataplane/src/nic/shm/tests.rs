@@ -566,3 +566,43 @@ fn a_region_can_be_attached_through_a_descriptor() {
     assert!(matches!(open_junk(&[]), Err(ShmError::NotReady(_))));
     std::fs::remove_file(&junk_path).unwrap();
 }
+
+#[test]
+fn ring_indices_wrap_past_u32_max_with_frames_in_flight() {
+    let name = unique_name("u32-wrap");
+    let creator = ShmNic::create(&name, small_geometry(8), port(MAC_C, 12, 1)).unwrap();
+    let mapping = &creator.lease.mapping;
+    // The rings between the next two ports start 3 short of the wrap.
+    for (from, to) in [(1, 2), (2, 1)] {
+        let (header, _) = mapping.ring(mapping.layout.ring_index(from, 0, to, 0));
+        header.tail.store(u32::MAX - 2, Ordering::Relaxed);
+        header.head.store(u32::MAX - 2, Ordering::Relaxed);
+    }
+    let (mut a, mut b) = (
+        ShmNic::attach(&name, port(MAC_A, 10, 1)).unwrap(),
+        ShmNic::attach(&name, port(MAC_B, 11, 1)).unwrap(),
+    );
+    assert_eq!((a.port_index(), b.port_index()), (1, 2));
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    for seq in 0..6 {
+        send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(2), seq)).unwrap();
+    }
+    tx.flush_tx();
+    // A leaves with the six frames in flight across the wrap; its successor
+    // must keep their buffers reserved.
+    drop(tx);
+    drop(a);
+    let mut successor = ShmNic::attach(&name, port([0x02, 0, 0, 0, 0, 0xf], 15, 1)).unwrap();
+    assert_eq!(successor.port_index(), 1);
+    let mut tx = successor.take_queues().pop().unwrap();
+    assert_eq!(tx.free_tx_buffers(), 2);
+    assert_eq!(receive_seqs(&mut rx), (0..6).collect::<Vec<_>>());
+    assert_eq!(tx.free_tx_buffers(), 8);
+    let (header, _) = mapping.ring(mapping.layout.ring_index(1, 0, 2, 0));
+    assert_eq!(
+        header.head.load(Ordering::Relaxed),
+        3,
+        "the indices wrapped"
+    );
+}
