@@ -139,3 +139,31 @@ fn binary_get_split_across_reads() {
         assert_eq!(&out[HEADER_LEN..], b"\0\0\0\x07keyvalue");
     }
 }
+
+#[test]
+fn binary_set_with_a_huge_body_is_refused_and_discarded() {
+    let server = server();
+    let mut s = session(&server);
+    let mut request = Vec::new();
+    let header = RequestHeader {
+        magic: 0x80,
+        opcode: Opcode::Set as u8,
+        key_len: 1,
+        extras_len: 8,
+        data_type: 0,
+        vbucket: 0,
+        body_len: u32::MAX,
+        opaque: 1,
+        cas: 0,
+    };
+    header.emit(&mut request);
+    request.extend([0; 8]);
+    request.push(b'k');
+    let (out, flow) = replies(&mut s, &[&request, &vec![b'v'; 1 << 20]]);
+    let response = ResponseHeader::parse(&out).expect("a response");
+    assert_eq!(
+        (response.status, &out[HEADER_LEN..], flow),
+        (Status::TooLarge as u16, &b"Too large."[..], Flow::Open)
+    );
+    assert_eq!(s.buffered(), 0, "the body is discarded as it arrives");
+}

@@ -1,10 +1,12 @@
 //! The conformance suite: the specification of this crate's protocol
-//! behaviour. Every case runs twice, against the real memcached 1.6 (the
+//! behaviour. Every case runs three times, against the real memcached 1.6 (the
 //! Debian package, started by the test; skipped with a printed reason when
-//! absent) and against ours over a loopback TCP adapter.
+//! absent), against ours over a loopback TCP adapter, and against ours as
+//! a dataplane application on the shm NIC (through a bridge).
 
 mod binary;
 mod clients;
+mod dataplane_bridge;
 mod robustness;
 mod servers;
 mod text;
@@ -37,6 +39,10 @@ macro_rules! suite {
         mod ours_over_tcp {
             use super::*;
             $( #[test] fn $case() { run(ServerKind::Ours, $options, $module::$case) } )*
+        }
+        mod ours_on_dataplane {
+            use super::*;
+            $( #[test] fn $case() { run(ServerKind::OursOnDataplane, $options, $module::$case) } )*
         }
     };
 }

@@ -53,35 +53,27 @@ pub fn robust_garbage_and_huge_lengths(server: &dyn Transport) {
         let mut c = server.connect();
         c.send(request);
     }
-    let huge_binary = [
-        Request::new(Opcode::Set as u8, b"victim")
-            .extras(&[0; 8])
-            .value(b"v")
-            .bytes(),
-        Request::new(Opcode::Get as u8, b"victim").bytes(),
-    ];
-    for (i, mut bytes) in huge_binary.into_iter().enumerate() {
-        // Claim a body of 4 GiB - 1 and send only the start of it.
-        bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
-        let mut c = server.connect();
-        c.send(&bytes);
-        if i == 0 {
-            assert_eq!(
-                c.response().header.status,
-                Status::TooLarge as u16,
-                "{}",
-                c.server()
-            );
-        } else {
-            assert_eq!(
-                c.response().header.status,
-                Status::InvalidArguments as u16,
-                "{}",
-                c.server()
-            );
-            c.expect_closed();
-        }
-    }
+    // A set claiming a body of 4 GiB - 1, of which only the start is sent:
+    // memcached 1.6 answers "Too large." or nothing, depending on timing, so
+    // only the server's health afterwards is checked here (ours answers
+    // "Too large." and discards the body, see the protocol unit tests).
+    let mut huge_set = Request::new(Opcode::Set as u8, b"victim")
+        .extras(&[0; 8])
+        .value(b"v")
+        .bytes();
+    huge_set[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+    server.connect().send(&huge_set);
+    let mut huge_get = Request::new(Opcode::Get as u8, b"victim").bytes();
+    huge_get[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+    let mut c = server.connect();
+    c.send(&huge_get);
+    assert_eq!(
+        c.response().header.status,
+        Status::InvalidArguments as u16,
+        "{}",
+        c.server()
+    );
+    c.expect_closed();
     check_witness(server);
     witness.expect_idle();
 }

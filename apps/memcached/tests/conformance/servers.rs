@@ -41,6 +41,8 @@ pub enum ServerKind {
     Real,
     /// This crate, over the loopback adapter.
     Ours,
+    /// This crate as a dataplane application on the shm NIC.
+    OursOnDataplane,
 }
 
 /// Starts a server, or `None` (with the reason printed) when it cannot.
@@ -50,6 +52,9 @@ pub fn start(kind: ServerKind, options: Options) -> Option<Box<dyn Transport>> {
             RealMemcached::start(options).map(|s| Box::new(s) as Box<dyn Transport>)
         }
         ServerKind::Ours => Some(Box::new(OursOverTcp::start(options))),
+        ServerKind::OursOnDataplane => Some(Box::new(
+            crate::dataplane_bridge::OursOverDataplane::start(options),
+        )),
     }
 }
 

@@ -514,12 +514,12 @@ pub fn text_stats_counters(server: &dyn Transport) {
     c.expect_idle();
 }
 
-/// Writing 20 times the memory limit evicts the oldest items first and
+/// Writing 5 times the memory limit evicts the oldest items first and
 /// counts the evictions (run with -m 2).
 pub fn text_evictions_under_memory_limit(server: &dyn Transport) {
     let mut c = server.connect();
-    let value = vec![b'e'; 50_000];
-    for i in 0..800 {
+    let value = vec![b'e'; 10_000];
+    for i in 0..1000 {
         let mut request = format!("set key{i} 0 0 {} noreply\r\n", value.len()).into_bytes();
         request.extend(&value);
         request.extend(b"\r\n");
@@ -527,10 +527,10 @@ pub fn text_evictions_under_memory_limit(server: &dyn Transport) {
     }
     c.expect_idle();
     c.expect(b"get key0\r\n", b"END\r\n");
-    c.send(b"get key799\r\n");
+    c.send(b"get key999\r\n");
     let reply = c.read_until(b"END\r\n");
     assert!(
-        reply.starts_with(b"VALUE key799 0 50000\r\n"),
+        reply.starts_with(b"VALUE key999 0 10000\r\n"),
         "{}: newest item evicted",
         c.server()
     );
