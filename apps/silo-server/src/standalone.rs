@@ -44,6 +44,11 @@ pub struct StandaloneArgs {
     /// Seed of the loader and of the input generators.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also write the measured on-CPU service-time distribution of the whole
+    /// mix to this CSV file (`service_ns,count` rows), the input for driving
+    /// the simulator or a synthetic server with TPC-C's distribution.
+    #[arg(long)]
+    pub service_times_out: Option<std::path::PathBuf>,
 }
 
 /// Why a standalone run could not complete.
@@ -140,6 +145,21 @@ impl StandaloneReport {
             all.merge(stats);
         }
         all
+    }
+
+    /// Writes the whole mix's on-CPU service-time distribution as CSV rows
+    /// `service_ns,count` (one row per recorded histogram bucket).
+    pub fn write_service_times(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "service_ns,count")?;
+        for bucket in self.overall().cpu_ns.iter_recorded() {
+            writeln!(
+                out,
+                "{},{}",
+                bucket.value_iterated_to(),
+                bucket.count_at_value()
+            )?;
+        }
+        Ok(())
     }
 
     /// Completed transactions per second, all workers.
@@ -323,7 +343,19 @@ pub fn cli(args: &StandaloneArgs) -> ExitCode {
     match run_standalone(args) {
         Ok(report) => {
             print!("{report}");
-            ExitCode::SUCCESS
+            let Some(path) = &args.service_times_out else {
+                return ExitCode::SUCCESS;
+            };
+            let written = std::fs::File::create(path)
+                .map(std::io::BufWriter::new)
+                .and_then(|file| report.write_service_times(file));
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("zygos bench silo-standalone: {}: {error}", path.display());
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(error) => {
             eprintln!("zygos bench silo-standalone: {error}");
@@ -345,6 +377,7 @@ mod tests {
             items: 1_000,
             customers: 100,
             seed: 3,
+            service_times_out: None,
         };
         let report = run_standalone(&args).expect("standalone run");
         assert_eq!(report.kinds.len(), 5);
@@ -358,6 +391,15 @@ mod tests {
         let cpu = &overall.cpu_ns;
         assert_eq!(cpu.len(), overall.service_ns.len());
         assert!(cpu.value_at_quantile(0.5) <= overall.service_ns.value_at_quantile(0.5) + 1000);
+        let mut csv = Vec::new();
+        report.write_service_times(&mut csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        let counted: u64 = csv
+            .lines()
+            .skip(1)
+            .map(|row| row.split_once(',').unwrap().1.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(counted, cpu.len(), "every transaction is in the CSV");
     }
 
     #[test]
@@ -369,6 +411,7 @@ mod tests {
             items: 100_000,
             customers: 3_000,
             seed: 1,
+            service_times_out: None,
         };
         assert!(matches!(
             run_standalone(&args),
