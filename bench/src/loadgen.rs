@@ -139,6 +139,12 @@ pub enum LoadError {
         /// Id expected.
         expected: u64,
     },
+    /// Every pipeline slot stayed full: the server stopped answering.
+    #[error("no response for {waited:?} with every pipeline slot in use: the server stalled")]
+    Stalled {
+        /// How long the sender waited for a free slot.
+        waited: Duration,
+    },
     /// The receiver thread panicked.
     #[error("receiver thread panicked")]
     Receiver,
@@ -370,10 +376,14 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
             Some(connection) => connection,
             None => {
                 log.deferred += 1;
+                let waiting = Instant::now();
                 loop {
                     std::thread::yield_now();
                     if let Some(connection) = free_connection(shared, config.depth, &mut rng) {
                         break connection;
+                    }
+                    if waiting.elapsed() > DRAIN {
+                        return Err(LoadError::Stalled { waited: DRAIN });
                     }
                 }
             }

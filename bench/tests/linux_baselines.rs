@@ -123,3 +123,21 @@ fn too_few_slots_for_the_rate_warns() {
     config.connections = 16;
     assert!(config.capacity_warning().is_none());
 }
+
+#[test]
+fn a_server_that_never_answers_is_reported_as_stalled() {
+    // Accepts connections (backlog) but never reads: every slot fills.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = LoadSpec::new(
+        20_000.0,
+        ServiceDistribution::Fixed { mean: 1.0 },
+        Duration::from_secs(1),
+    );
+    config.connections = 2;
+    config.depth = 2;
+    let result = run_load(silent.local_addr().unwrap(), &config);
+    assert!(
+        matches!(result, Err(LoadError::Stalled { .. })),
+        "{result:?}"
+    );
+}
