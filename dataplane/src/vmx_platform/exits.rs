@@ -7,6 +7,8 @@ use std::fmt;
 
 use vmx::{ExitCounts, Vcpu, VmError};
 
+use super::ipi_latency::IpiLatency;
+
 /// A core's exits at one moment (cumulative since its vCPU was created).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CoreExits {
@@ -17,15 +19,22 @@ pub struct CoreExits {
     pub kvm_exits: Option<u64>,
     /// IPIs the core could not send (a platform bug if not 0).
     pub refused_ipis: u64,
+    /// Latency of the IPIs the core received.
+    pub ipi_latency: IpiLatency,
 }
 
 impl CoreExits {
     /// Reads `vcpu`'s counters (outside `run_closure`).
-    pub(super) fn read(vcpu: &Vcpu, refused_ipis: u64) -> Result<Self, VmError> {
+    pub(super) fn read(
+        vcpu: &Vcpu,
+        refused_ipis: u64,
+        ipi_latency: IpiLatency,
+    ) -> Result<Self, VmError> {
         Ok(CoreExits {
             user_space: vcpu.exit_counts(),
             kvm_exits: vcpu.kvm_stats()?.get("exits"),
             refused_ipis,
+            ipi_latency,
         })
     }
 
@@ -38,6 +47,7 @@ impl CoreExits {
                 .zip(earlier.kvm_exits)
                 .map(|(now, then)| now.saturating_sub(then)),
             refused_ipis: self.refused_ipis.saturating_sub(earlier.refused_ipis),
+            ipi_latency: self.ipi_latency.since(&earlier.ipi_latency),
         }
     }
 
@@ -65,9 +75,16 @@ impl fmt::Display for CoreExits {
             self.refused_ipis,
         )?;
         match self.kvm_exits {
-            Some(n) => write!(f, "{n}"),
-            None => f.write_str("N/A"),
+            Some(n) => write!(f, "{n}")?,
+            None => f.write_str("N/A")?,
         }
+        let ipi = &self.ipi_latency;
+        write!(f, " ipis_measured={} ipi_latency_mean_ns=", ipi.samples)?;
+        match ipi.mean_ns() {
+            Some(mean) => write!(f, "{mean}")?,
+            None => f.write_str("N/A")?,
+        }
+        write!(f, " ipi_latency_max_ns={}", ipi.max_ns)
     }
 }
 
@@ -84,7 +101,7 @@ mod tests {
                 ..Default::default()
             },
             kvm_exits: Some(100),
-            refused_ipis: 0,
+            ..CoreExits::default()
         };
         let later = CoreExits {
             user_space: ExitCounts {
@@ -94,7 +111,7 @@ mod tests {
                 ..Default::default()
             },
             kvm_exits: Some(250),
-            refused_ipis: 0,
+            ..CoreExits::default()
         };
         let window = later.since(&earlier);
         assert_eq!(window.user_space.syscalls, 2);
@@ -106,7 +123,12 @@ mod tests {
             text.starts_with("user_space_exits=6 syscalls=2 lazy_maps=1"),
             "{text}"
         );
-        assert!(text.ends_with("kvm_exits=150"), "{text}");
+        assert!(
+            text.ends_with(
+                "kvm_exits=150 ipis_measured=0 ipi_latency_mean_ns=N/A ipi_latency_max_ns=0"
+            ),
+            "{text}"
+        );
         let unknown = CoreExits {
             kvm_exits: None,
             ..later
@@ -115,7 +137,7 @@ mod tests {
             unknown
                 .since(&earlier)
                 .to_string()
-                .ends_with("kvm_exits=N/A")
+                .contains(" kvm_exits=N/A ")
         );
     }
 }

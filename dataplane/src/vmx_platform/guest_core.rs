@@ -13,16 +13,21 @@
 
 use std::sync::Arc;
 
+use super::ipi_latency::{IpiLatency, SendStamps};
 use crate::platform::{CorePlatform, IpiBoard, Work};
 use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
 
 /// The platform of one core running in a vCPU. Only built and used inside
 /// [`vmx::Vcpu::run_closure`].
 pub(super) struct VmxCore {
+    pub(super) index: usize,
     pub(super) clock: ThreadClock,
     pub(super) board: Arc<IpiBoard>,
+    pub(super) stamps: Arc<SendStamps>,
     /// IPIs that could not be sent (only possible outside a vCPU).
     pub(super) refused_ipis: u64,
+    /// Latency of the IPIs this core received.
+    pub(super) ipi_latency: IpiLatency,
 }
 
 impl CorePlatform for VmxCore {
@@ -45,6 +50,7 @@ impl CorePlatform for VmxCore {
     }
 
     fn interrupt(&mut self, target: usize) {
+        self.stamps.stamp(target, self.clock.now_ns());
         let sent = u32::try_from(target)
             .ok()
             .is_some_and(|id| vmx::guest::send_ipi(id).is_ok());
@@ -54,6 +60,13 @@ impl CorePlatform for VmxCore {
     }
 
     fn take_signals(&mut self) -> u64 {
-        vmx::guest::take_ipis()
+        let received = vmx::guest::take_ipis();
+        if received > 0
+            && let Some(sent) = self.stamps.take(self.index)
+        {
+            self.ipi_latency
+                .record(self.clock.now_ns().saturating_sub(sent));
+        }
+        received
     }
 }

@@ -24,6 +24,7 @@
 mod exits;
 mod guest_core;
 mod heap;
+mod ipi_latency;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +35,7 @@ use crossbeam_utils::CachePadded;
 use vmx::{Vm, VmError};
 
 pub use exits::CoreExits;
+pub use ipi_latency::IpiLatency;
 
 use crate::app::App;
 use crate::counters::CoreCounters;
@@ -42,6 +44,7 @@ use crate::process::{ThreadClock, pin_to_cpu};
 use crate::runtime::Core;
 use crate::transport::Transport;
 use guest_core::VmxCore;
+use ipi_latency::SendStamps;
 
 /// How long [`VmxRunner::checkpoint`] waits for every core to report.
 const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +115,7 @@ where
     }
     let vm = Vm::new()?;
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
+    let stamps = Arc::new(SendStamps::new(cores.len()));
     let control = Arc::new(Control::default());
     let published: Arc<[CachePadded<Published>]> =
         cores.iter().map(|_| CachePadded::default()).collect();
@@ -127,9 +131,12 @@ where
     for core in cores {
         let index = core.index();
         let platform = VmxCore {
+            index,
             clock,
             board: Arc::clone(&board),
+            stamps: Arc::clone(&stamps),
             refused_ipis: 0,
+            ipi_latency: IpiLatency::default(),
         };
         let (vm, control) = (vm.clone(), Arc::clone(&runner.control));
         let published = Arc::clone(&runner.published);
@@ -171,7 +178,7 @@ fn run_core<T: Transport, A: App>(
     let mut epoch = control.epoch.load(Ordering::Acquire);
     loop {
         epoch = vcpu.run_closure(|| serve(&mut core, &mut platform, control, epoch))?;
-        let exits = CoreExits::read(&vcpu, platform.refused_ipis)?;
+        let exits = CoreExits::read(&vcpu, platform.refused_ipis, platform.ipi_latency)?;
         *published
             .exits
             .lock()
