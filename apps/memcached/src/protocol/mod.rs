@@ -25,6 +25,9 @@ use crate::store::UnixTime;
 pub use binary_header::{HEADER_LEN, Magic, Opcode, RequestHeader, ResponseHeader, Status};
 pub use stats::{StatsGroup, report as stats_report};
 
+/// Largest input buffer a connection keeps once it has nothing pending.
+const IDLE_BUFFER_KEPT: usize = 64 << 10;
+
 /// Whether the connection stays open after a [`Session::receive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
@@ -99,6 +102,10 @@ impl Session {
             buffer.extend_from_slice(data);
             let consumed = self.run(&buffer, now, out);
             buffer.drain(..consumed);
+            // An idle connection does not keep the room a large value took.
+            if buffer.is_empty() && buffer.capacity() > IDLE_BUFFER_KEPT {
+                buffer = Vec::new();
+            }
             self.pending = buffer;
         }
         if self.closed {
