@@ -127,18 +127,19 @@ pub fn choose_sampling_interval(
         });
     }
     let mut interval = 1;
-    let mut last = RankCorrelation { rho: 0.0, pairs: 0 };
+    let mut tried = (1, RankCorrelation { rho: 0.0, pairs: 0 });
     while interval <= policy.max_interval && series.len() / interval >= policy.min_samples {
         let kept: Vec<f64> = series.iter().step_by(interval).copied().collect();
-        last = autocorrelation(&kept, 1);
-        if !last.significant(policy.confidence) {
+        let correlation = autocorrelation(&kept, 1);
+        if !correlation.significant(policy.confidence) {
             return Ok(interval);
         }
+        tried = (interval, correlation);
         interval = (interval + 1).max(interval * 5 / 4);
     }
     Err(NotAvailable::SamplesCorrelated {
-        interval: interval.min(policy.max_interval),
-        rho: last.rho,
+        interval: tried.0,
+        rho: tried.1.rho,
     })
 }
 

@@ -25,7 +25,9 @@ pub enum NotAvailable {
         limit: f64,
     },
     /// Latency samples stayed correlated up to the largest sampling interval.
-    #[error("latency samples correlated even when keeping 1 in {interval} (Spearman rho={rho:.3})")]
+    #[error(
+        "latency samples correlated up to keeping 1 in {interval} (Spearman rho={rho:.3}); a longer run allows sparser sampling"
+    )]
     SamplesCorrelated {
         /// Largest sampling interval tried.
         interval: usize,
