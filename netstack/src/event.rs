@@ -58,6 +58,8 @@ pub enum Event {
     /// a `Closed` follows.
     Reset(ConnId),
     /// The connection is gone for the application; the `ConnId` is dead.
+    /// After a graceful close it never comes before `recv` returned every
+    /// received byte and then the end of stream (0).
     Closed(ConnId),
     /// A datagram is queued on a bound UDP port (read it with `recv_udp`);
     /// reported once until the queue is drained.

@@ -266,8 +266,8 @@ impl Tcb {
             self.receive_fin(cx);
         }
         if self.state == State::LastAck && self.fin_acked() {
-            self.report_closed(cx.events, cx.id);
-            verdict.free = true;
+            self.report_closed_once_drained(cx.events, cx.id);
+            verdict.free = self.may_free();
         }
         verdict
     }

@@ -98,7 +98,7 @@ impl TcpLayer {
         let Some(tcb) = self.table.get_mut(id) else {
             return;
         };
-        if tcb.state != State::TimeWait || tcb.rx.capacity() == 0 {
+        if tcb.state != State::TimeWait || tcb.rx.capacity() == 0 || tcb.close_when_drained {
             return;
         }
         let rx = std::mem::take(&mut tcb.rx);
@@ -264,11 +264,26 @@ impl Stack {
 
     /// Copies received in-order bytes into `buf`; 0 when none are queued
     /// (after [`Event::PeerClosed`](crate::Event::PeerClosed), 0 means end of stream).
+    /// A connection that ended gracefully with bytes still unread stays
+    /// readable: its [`Event::Closed`](crate::Event::Closed) follows the
+    /// `recv` that returns that end of stream.
     pub fn recv(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, ConnError> {
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
         let before = tcb.window_to_advertise();
         let count = tcb.rx.pop(buf);
         tcb.readable_signalled = false;
+        if count == 0 && tcb.close_when_drained && tcb.rx.is_empty() {
+            // End of stream read: the deferred graceful Closed (see
+            // `Tcb::report_closed_once_drained`).
+            tcb.close_when_drained = false;
+            tcb.report_closed(&mut self.events, conn);
+            if tcb.free_when_drained {
+                self.tcp.remove(conn);
+            } else {
+                self.tcp.release_time_wait_buffers(conn);
+            }
+            return Ok(count);
+        }
         // RFC 9293 section 3.8.6.2.2: announce a window that opened by at
         // least min(buffer/2, MSS) from a small one.
         let after = tcb.window_to_advertise();
@@ -705,14 +720,14 @@ impl Tcb {
                 // RFC 9293 section 3.10.8: TIME-WAIT timeout deletes the TCB.
                 State::TimeWait => {
                     return Verdict {
-                        free: true,
+                        free: self.may_free(),
                         ..Verdict::default()
                     };
                 }
                 State::FinWait2 => {
-                    self.report_closed(cx.events, cx.id);
+                    self.report_closed_once_drained(cx.events, cx.id);
                     return Verdict {
-                        free: true,
+                        free: self.may_free(),
                         ..Verdict::default()
                     };
                 }

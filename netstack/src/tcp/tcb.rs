@@ -139,6 +139,12 @@ pub(crate) struct Tcb {
     /// connect/import) and must get a Closed event.
     pub app_visible: bool,
     pub closed_reported: bool,
+    /// The connection ended with received bytes still unread: Closed waits
+    /// until `recv` has drained them.
+    pub close_when_drained: bool,
+    /// The block itself is done (would have been freed) and goes with the
+    /// deferred Closed.
+    pub free_when_drained: bool,
 
     pub snd: SendSequence,
     /// Unacknowledged then unsent bytes; `tx[0]` has sequence `tx_seq`.
@@ -224,6 +230,8 @@ impl Tcb {
             listener: None,
             app_visible: false,
             closed_reported: false,
+            close_when_drained: false,
+            free_when_drained: false,
             snd: SendSequence {
                 iss,
                 una: iss,
@@ -350,6 +358,26 @@ impl Tcb {
         }
     }
 
+    /// Graceful end of the application's view (both FINs exchanged, or
+    /// FIN-WAIT-2 timed out): RFC 9293 section 3.10.7.4 delivers every
+    /// received byte to the user, so Closed is deferred while the receive
+    /// buffer still holds unread bytes (`recv` reports it when it returns
+    /// the end of stream, 0).
+    pub(crate) fn report_closed_once_drained(&mut self, events: &mut VecDeque<Event>, id: ConnId) {
+        if self.app_visible && !self.closed_reported && !self.rx.is_empty() {
+            self.close_when_drained = true;
+        } else {
+            self.report_closed(events, id);
+        }
+    }
+
+    /// Whether the protocol's done block may be freed now; false keeps it
+    /// (and its receive buffer) until the application drained it.
+    pub(crate) fn may_free(&mut self) -> bool {
+        self.free_when_drained = self.close_when_drained;
+        !self.close_when_drained
+    }
+
     /// The connection is torn down by a reset or timeout (RFC 9293 section
     /// 3.10.7.4, "second, check the RST bit").
     pub(crate) fn report_reset(&mut self, cx: &mut Ctx<'_>) {
@@ -366,7 +394,7 @@ impl Tcb {
         self.rtx_deadline = None;
         self.persist_deadline = None;
         self.close_deadline = Some(cx.now + cx.config.time_wait);
-        self.report_closed(cx.events, cx.id);
+        self.report_closed_once_drained(cx.events, cx.id);
     }
 
     /// Signals newly readable bytes once until the application reads.
