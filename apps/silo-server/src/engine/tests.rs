@@ -326,3 +326,78 @@ fn write_skew_is_prevented() {
         );
     }
 }
+
+/// Deletes, unlinks and re-inserts racing on the same keys: each
+/// transaction flips one key between present and absent and adjusts a
+/// counter of present keys in the same transaction. Serializability means
+/// the counter always equals the number of present keys, both in every
+/// committed audit and at the end.
+#[test]
+fn concurrent_delete_and_reinsert_keep_a_consistent_count() {
+    const THREADS: u64 = 4;
+    const FLIPS: u64 = 1500;
+    const KEYS: u64 = 8;
+    const COUNTER: u64 = u64::MAX;
+    let db = Arc::new(Db::new());
+    let table: Table<u64, i64> = Table::new("flags");
+    table.load(COUNTER, 0).unwrap();
+    let handles: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (db, table) = (db.clone(), table.clone());
+            std::thread::spawn(move || {
+                let mut rng = StdRng::seed_from_u64(thread);
+                let mut audits = 0;
+                for _ in 0..FLIPS {
+                    let key = rng.random_range(0..KEYS);
+                    loop {
+                        let mut txn = db.begin();
+                        let count = *txn.get(&table, &COUNTER).unwrap().unwrap();
+                        if txn.get(&table, &key).unwrap().is_some() {
+                            txn.delete(&table, key);
+                            txn.put(&table, COUNTER, count - 1);
+                        } else {
+                            txn.put(&table, key, 1);
+                            txn.put(&table, COUNTER, count + 1);
+                        }
+                        if txn.commit().is_ok() {
+                            break;
+                        }
+                    }
+                    let mut audit = db.begin();
+                    let count = *audit.get(&table, &COUNTER).unwrap().unwrap();
+                    let present = audit
+                        .scan(
+                            &table,
+                            Bound::Included(&0),
+                            Bound::Excluded(&KEYS),
+                            usize::MAX,
+                        )
+                        .unwrap()
+                        .len() as i64;
+                    if audit.commit().is_ok() {
+                        assert_eq!(count, present, "audit saw a torn flip");
+                        audits += 1;
+                    }
+                }
+                audits
+            })
+        })
+        .collect();
+    let audits: u64 = handles.into_iter().map(|h| h.join().expect("worker")).sum();
+    assert!(audits > 0);
+    let mut txn = db.begin();
+    let count = *txn.get(&table, &COUNTER).unwrap().unwrap();
+    let present = txn
+        .scan(
+            &table,
+            Bound::Included(&0),
+            Bound::Excluded(&KEYS),
+            usize::MAX,
+        )
+        .unwrap();
+    assert_eq!(count, present.len() as i64);
+    let linked = (0..KEYS)
+        .filter(|k| table.index().find(k).is_some())
+        .count();
+    assert!(linked >= present.len(), "present keys are linked");
+}
