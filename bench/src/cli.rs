@@ -207,6 +207,12 @@ pub fn run(args: BenchArgs) -> ExitCode {
     run_with_targets(args, &|_, _| None)
 }
 
+/// Runs `zygos bench` with the Linux baselines and the dataplane's
+/// schedulers (`zygos`, `zygos-noipi`, `partitioned`).
+pub fn run_all(args: BenchArgs) -> ExitCode {
+    run_with_targets(args, &crate::dataplane_target::resolve)
+}
+
 /// Runs `zygos bench`, asking `resolve` first for each sweep target name.
 pub fn run_with_targets(args: BenchArgs, resolve: TargetResolver<'_>) -> ExitCode {
     let outcome = match args.command {

@@ -163,7 +163,9 @@ fn attach(name: &str) -> Result<ShmQueue, DataplaneTargetError> {
             queues: 1,
         },
     )?;
-    port.take_queues().pop().ok_or(DataplaneTargetError::NoQueue)
+    port.take_queues()
+        .pop()
+        .ok_or(DataplaneTargetError::NoQueue)
 }
 
 /// The generator's clock: ns since it was made.

@@ -8,6 +8,7 @@
 //! schedulers), [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
 
 pub mod cli;
+pub mod dataplane_target;
 pub mod linux;
 pub mod loadgen;
 pub mod output;
