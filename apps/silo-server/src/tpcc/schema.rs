@@ -2,11 +2,13 @@
 //! (customers by last name, §2.5.2.2; orders by customer, for
 //! Order-Status §2.6.2.2), and the population parameters.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::engine::{Db, Table};
 
-use super::keys::{CustomerId, CustomerNameKey, ItemId, WarehouseId};
+use super::keys::{
+    CustomerId, CustomerNameKey, DISTRICTS_PER_WAREHOUSE, DistrictId, ItemId, WarehouseId,
+};
 use super::random::NurandConstants;
 use super::rows::{
     Customer, District, History, Item, NewOrder, Order, OrderLine, Stock, Warehouse,
@@ -103,6 +105,9 @@ pub struct Tpcc {
     pub constants: NurandConstants,
     /// Next HISTORY key.
     pub(crate) history_sequence: AtomicU64,
+    /// Per district, an order id below which NEW-ORDER is known to be empty
+    /// forever (see [`Tpcc::oldest_new_order_hint`]).
+    delivered_below: Vec<AtomicU32>,
 }
 
 impl Tpcc {
@@ -113,6 +118,37 @@ impl Tpcc {
             scale,
             constants,
             history_sequence: AtomicU64::new(0),
+            delivered_below: (0..scale.warehouses as usize * usize::from(DISTRICTS_PER_WAREHOUSE))
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+        }
+    }
+
+    fn district_slot(&self, w: WarehouseId, d: DistrictId) -> Option<&AtomicU32> {
+        let index = (w as usize).checked_sub(1)? * usize::from(DISTRICTS_PER_WAREHOUSE)
+            + usize::from(d).checked_sub(1)?;
+        self.delivered_below.get(index)
+    }
+
+    /// Where Delivery starts its scan of a district's NEW-ORDER rows (as
+    /// Silo's TPC-C does): every order id below it is known deleted.
+    /// Deleted rows leave empty leaves behind (leaves never merge), so
+    /// scanning from order 0 would walk a growing run of empty leaves.
+    ///
+    /// Sound because order ids are never reused: ids come from
+    /// D_NEXT_O_ID, which only grows, and a New-Order that took id `o`
+    /// commits before any later id exists. So when a scan saw `o` as the
+    /// smallest row, no row below `o` can ever appear again, whether or not
+    /// the scanning transaction commits.
+    pub(crate) fn oldest_new_order_hint(&self, w: WarehouseId, d: DistrictId) -> u32 {
+        self.district_slot(w, d)
+            .map_or(0, |slot| slot.load(Ordering::Relaxed))
+    }
+
+    /// Records that `o` was the smallest NEW-ORDER row a scan saw.
+    pub(crate) fn saw_oldest_new_order(&self, w: WarehouseId, d: DistrictId, o: u32) {
+        if let Some(slot) = self.district_slot(w, d) {
+            slot.fetch_max(o, Ordering::Relaxed);
         }
     }
 }

@@ -22,9 +22,10 @@ pub(super) fn run(
     let date = now();
     let mut delivered = 0;
     for d in 1..=DISTRICTS_PER_WAREHOUSE {
+        let from = tpcc.oldest_new_order_hint(w, d);
         let oldest = txn.scan(
             &t.new_order,
-            Bound::Included(&keys::order(w, d, 0)),
+            Bound::Included(&keys::order(w, d, from)),
             Bound::Included(&keys::order(w, d, u32::MAX)),
             1,
         )?;
@@ -33,6 +34,7 @@ pub(super) fn run(
             continue;
         };
         let order_id = keys::order_id_of(*new_order_key);
+        tpcc.saw_oldest_new_order(w, d, order_id);
         txn.delete(&t.new_order, *new_order_key);
         let order_key = keys::order(w, d, order_id);
         let order = read(txn, &t.order, &order_key)?;
