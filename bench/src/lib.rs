@@ -9,11 +9,13 @@
 
 pub mod cli;
 pub mod dataplane_target;
+pub mod demo;
 pub mod linux;
 pub mod loadgen;
 pub mod output;
 pub mod plot;
 pub mod queueing;
+pub mod simulated;
 pub mod stats;
 pub mod sweep;
 pub mod workload;
