@@ -14,10 +14,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an application (echo, synthetic, memcached, silo) as a dataplane.
+    /// Run an application as a dataplane: `zygos run echo|synthetic ...`,
+    /// `zygos run memcached ...`, `zygos run silo ...` (`--help` after the
+    /// application name lists its options).
     Run {
-        /// Arguments of the run command.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The application, then its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
     },
     /// Control a running dataplane instance (connections, stats, migration).
@@ -26,8 +28,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Load generation, sweeps, queueing bounds and plots.
-    Bench(bench::cli::BenchArgs),
+    /// Load generation, sweeps, queueing bounds, plots and standalone runs.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// The embedded default: a short zygos vs partitioned sweep on the shm NIC.
     Demo {
         /// Arguments of the demo command.
@@ -36,9 +39,29 @@ enum Command {
     },
 }
 
+/// `zygos bench`: the harness's own subcommands plus the applications'
+/// standalone benchmarks.
+#[derive(Subcommand)]
+enum BenchCommand {
+    #[command(flatten)]
+    Harness(bench::cli::BenchCommand),
+    /// Silo TPC-C without networking: TPS per core and service times.
+    SiloStandalone(silo_server::standalone::StandaloneArgs),
+}
+
 fn not_yet_available(what: &str) -> ExitCode {
     eprintln!("zygos {what}: not yet available in this build");
     ExitCode::from(2)
+}
+
+/// `zygos run APP ARGS...`: the applications of other crates by name, the
+/// dataplane's built-in ones otherwise.
+fn run(args: &[String]) -> ExitCode {
+    match args.split_first() {
+        Some((app, rest)) if app == "memcached" => memcached::args::cli(rest),
+        Some((app, rest)) if app == "silo" => silo_server::args::cli(rest),
+        _ => dataplane::run::cli(args),
+    }
 }
 
 fn main() -> ExitCode {
@@ -51,9 +74,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { args } => dataplane::run::cli(&args),
+        Command::Run { args } => run(&args),
         Command::Ctl { .. } => not_yet_available("ctl"),
-        Command::Bench(args) => bench::cli::run(args),
+        Command::Bench(BenchCommand::Harness(command)) => {
+            bench::cli::run_all(bench::cli::BenchArgs { command })
+        }
+        Command::Bench(BenchCommand::SiloStandalone(args)) => silo_server::standalone::cli(&args),
         Command::Demo { .. } => not_yet_available("demo"),
     }
 }
