@@ -46,6 +46,8 @@ pub enum BenchCommand {
     Bound(BoundArgs),
     /// Print the table and redraw the SVG and PNG of a sweep's JSON file.
     Plot(PlotArgs),
+    /// Measure the runtime's costs here and write the sim's cost table.
+    Calibrate(crate::calibrate::CalibrateArgs),
 }
 
 /// Arguments of `zygos bench plot`.
@@ -152,6 +154,12 @@ pub struct SweepArgs {
     /// Requests per simulated bound point.
     #[arg(long, default_value_t = 1_000_000)]
     pub sim_requests: usize,
+    /// real, or sim (the dataplane schedulers on the simulator).
+    #[arg(long, value_enum, default_value_t = crate::simulated::SweepPlatform::Real)]
+    pub platform: crate::simulated::SweepPlatform,
+    /// Cost table of the sim platform (from `zygos bench calibrate`).
+    #[arg(long)]
+    pub costs: Option<PathBuf>,
 }
 
 /// Arguments of `zygos bench bound`.
@@ -224,6 +232,7 @@ pub fn run_with_targets(args: BenchArgs, resolve: TargetResolver<'_>) -> ExitCod
             Ok(())
         }
         BenchCommand::Plot(args) => replot(&args),
+        BenchCommand::Calibrate(args) => crate::calibrate::run(&args).map_err(|e| e.to_string()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -272,6 +281,23 @@ fn load(args: &LoadArgs) -> Result<(), String> {
 }
 
 fn sweep(args: &SweepArgs, resolve: TargetResolver<'_>) -> Result<(), String> {
+    if args.platform == crate::simulated::SweepPlatform::Sim {
+        let costs = match &args.costs {
+            Some(path) => crate::calibrate::load_costs(path)
+                .map_err(|e| e.to_string())?
+                .costs(),
+            None => dataplane::sim::SimCosts::default(),
+        };
+        let dist = &args.generator.dist;
+        return crate::simulated::sweep(
+            &args.targets,
+            args.cores,
+            &args.loads,
+            dist,
+            costs,
+            &args.out,
+        );
+    }
     let mut targets = Vec::new();
     for name in &args.targets {
         let target: Box<dyn Target> = match resolve(name, args.cores) {
@@ -428,6 +454,8 @@ mod tests {
             out: PathBuf::from("unused"),
             name: "unused".to_owned(),
             sim_requests: 1,
+            platform: crate::simulated::SweepPlatform::Real,
+            costs: None,
         };
         let error = sweep(&args, &|_, _| None).unwrap_err();
         assert!(error.contains("unknown Linux scheduler"), "{error}");

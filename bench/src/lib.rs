@@ -7,6 +7,7 @@
 //! (open-loop generator over Linux sockets), [`sweep`] (load levels ×
 //! schedulers), [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
 
+pub mod calibrate;
 pub mod cli;
 pub mod dataplane_target;
 pub mod demo;

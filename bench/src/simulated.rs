@@ -184,3 +184,124 @@ pub fn table(result: &ComparisonResult) -> String {
     }
     out
 }
+
+/// ZygOS's published max load at the SLO as a fraction of M/G/16 on 16
+/// real cores (thesis §6.3.1), for the service distributions it reports.
+pub fn published_fraction(service: &ServiceDistribution, cores: usize) -> Option<f64> {
+    match (service, cores) {
+        (ServiceDistribution::Exponential { mean }, 16) if *mean == 10.0 => Some(0.75),
+        (ServiceDistribution::Exponential { mean }, 16) if *mean == 25.0 => Some(0.88),
+        _ => None,
+    }
+}
+
+/// `zygos bench sweep --platform sim`: the dataplane schedulers among
+/// `targets` on `cores` simulated cores at `loads`, with `costs`; prints
+/// the SIMULATED table and the published figure beside, writes JSON.
+pub fn sweep(
+    targets: &[String],
+    cores: usize,
+    loads: &[f64],
+    service: &ServiceDistribution,
+    costs: SimCosts,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let ServiceDistribution::Exponential { mean } = service else {
+        return Err(format!(
+            "the sim platform models fixed and exponential service times only, not {service}"
+        ));
+    };
+    let modes = targets
+        .iter()
+        .map(|name| name.parse::<SchedMode>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut loads = loads.to_vec();
+    loads.sort_by(f64::total_cmp);
+    let result = compare(&Comparison {
+        cores,
+        mean_us: *mean,
+        loads,
+        modes,
+        connections: 4 * cores,
+        requests_per_connection: 100,
+        costs,
+    })
+    .map_err(|e| format!("simulation: {e}"))?;
+    print!("{}", table(&result));
+    if let Some(published) = published_fraction(service, cores) {
+        println!(
+            "  published ZygOS on {cores} real cores, {service}: {:.0}% of the M/G/{cores} bound \
+             (thesis §6.3.1; not simulated)",
+            published * 100.0
+        );
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join(format!(
+        "sim-{cores}cores-{}.json",
+        service.to_string().replace(':', "-")
+    ));
+    let json = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {} (SIMULATED)", path.display());
+    Ok(())
+}
+
+/// Where `zygos bench sweep` runs the schedulers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SweepPlatform {
+    /// Real servers on this machine.
+    #[default]
+    Real,
+    /// The dataplane on the deterministic `sim` platform (simulated).
+    Sim,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stealing_beats_partitioning_on_four_simulated_cores() {
+        let result = compare(&Comparison {
+            cores: 4,
+            mean_us: 10.0,
+            loads: vec![0.3, 0.5, 0.7],
+            modes: vec![SchedMode::Zygos, SchedMode::Partitioned],
+            connections: 16,
+            requests_per_connection: 100,
+            costs: SimCosts::default(),
+        })
+        .unwrap();
+        assert!(result.simulated);
+        assert_eq!(result.points.len(), 6);
+        assert!(result.points.iter().all(|p| p.p99_us.is_some()));
+        let p99 = |sched: &str, load: f64| {
+            let point = result
+                .points
+                .iter()
+                .find(|p| p.sched == sched && p.load == load);
+            point.and_then(|p| p.p99_us).unwrap()
+        };
+        assert!(p99("zygos", 0.7) < p99("partitioned", 0.7));
+        assert!(table(&result).contains("SIMULATED"));
+    }
+
+    #[test]
+    fn the_published_figures_and_unsupported_distributions() {
+        let exp = |mean| ServiceDistribution::Exponential { mean };
+        assert_eq!(published_fraction(&exp(10.0), 16), Some(0.75));
+        assert_eq!(published_fraction(&exp(25.0), 16), Some(0.88));
+        assert_eq!(published_fraction(&exp(25.0), 8), None);
+        let bimodal = ServiceDistribution::Bimodal1 { mean: 10.0 };
+        let dir = std::env::temp_dir();
+        let error = sweep(
+            &["zygos".to_owned()],
+            2,
+            &[0.5],
+            &bimodal,
+            SimCosts::default(),
+            &dir,
+        );
+        assert!(error.unwrap_err().contains("bimodal-1"));
+    }
+}
