@@ -96,11 +96,68 @@ pub fn classify(exit: Exit) -> Action {
     }
 }
 
+/// System-call numbers counted one by one; higher numbers (none on
+/// x86-64 today, ~460 in use) share the last slot.
+pub const COUNTED_SYSCALL_NUMBERS: usize = 512;
+
+/// Guest system calls by number (cumulative), in a fixed array so that the
+/// exit handler counts them without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SyscallNumbers {
+    counts: [u64; COUNTED_SYSCALL_NUMBERS],
+}
+
+impl Default for SyscallNumbers {
+    fn default() -> Self {
+        Self {
+            counts: [0; COUNTED_SYSCALL_NUMBERS],
+        }
+    }
+}
+
+impl SyscallNumbers {
+    /// Counts one call of number `nr`.
+    pub fn record(&mut self, nr: u64) {
+        let slot = usize::try_from(nr).map_or(COUNTED_SYSCALL_NUMBERS - 1, |n| {
+            n.min(COUNTED_SYSCALL_NUMBERS - 1)
+        });
+        self.counts[slot] += 1;
+    }
+
+    /// The (number, count) of every number called at least once, ascending;
+    /// the last slot stands for every number at or above it.
+    pub fn nonzero(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count > 0)
+            .map(|(nr, &count)| (nr as u64, count))
+    }
+
+    /// Per-number difference `self - earlier`.
+    pub fn since(&self, earlier: &Self) -> Self {
+        let mut counts = self.counts;
+        for (now, then) in counts.iter_mut().zip(&earlier.counts) {
+            *now -= then;
+        }
+        Self { counts }
+    }
+}
+
+/// Only the numbers called, as `{nr: count, ...}`.
+impl std::fmt::Debug for SyscallNumbers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.nonzero()).finish()
+    }
+}
+
 /// Exits to user space seen by one vCPU, by reason (cumulative).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExitCounts {
     /// Forwarded system calls.
     pub syscalls: u64,
+    /// The same system calls (forwarded or refused) by number.
+    pub syscall_numbers: SyscallNumbers,
     /// Page faults resolved by adding a mapping (lazy memory slots).
     pub lazy_maps: u64,
     /// Exceptions reported as guest faults.
@@ -128,6 +185,7 @@ impl ExitCounts {
     pub fn since(&self, earlier: &Self) -> Self {
         Self {
             syscalls: self.syscalls - earlier.syscalls,
+            syscall_numbers: self.syscall_numbers.since(&earlier.syscall_numbers),
             lazy_maps: self.lazy_maps - earlier.lazy_maps,
             faults: self.faults - earlier.faults,
             returns: self.returns - earlier.returns,
@@ -189,5 +247,23 @@ mod tests {
             }
         );
         assert_eq!(d.total(), 6);
+    }
+
+    #[test]
+    fn counts_syscalls_by_number() {
+        let mut a = SyscallNumbers::default();
+        a.record(202);
+        let mut b = a;
+        b.record(202);
+        b.record(228);
+        b.record(u64::MAX);
+        b.record(COUNTED_SYSCALL_NUMBERS as u64 + 7);
+        let d = b.since(&a);
+        let last = COUNTED_SYSCALL_NUMBERS as u64 - 1;
+        assert_eq!(
+            d.nonzero().collect::<Vec<_>>(),
+            vec![(202, 1), (228, 1), (last, 2)]
+        );
+        assert_eq!(format!("{d:?}"), format!("{{202: 1, 228: 1, {last}: 2}}"));
     }
 }

@@ -55,7 +55,7 @@ pub mod vcpu;
 pub mod vm;
 
 pub use error::{GuestFault, Unavailable, VmError};
-pub use exits::ExitCounts;
+pub use exits::{COUNTED_SYSCALL_NUMBERS, ExitCounts, SyscallNumbers};
 pub use stats::KvmStatsSnapshot;
 pub use vcpu::Vcpu;
 pub use vm::{Vm, available};

@@ -443,6 +443,7 @@ impl Vcpu {
             nr: regs.rax,
             args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
         };
+        self.counts.syscall_numbers.record(call.nr);
         let result = match syscall::policy(&call) {
             // SAFETY: guest-virtual = host-virtual, so the guest's pointer
             // arguments are valid for this process exactly as in the guest;

@@ -84,7 +84,11 @@ impl fmt::Display for CoreExits {
             Some(mean) => write!(f, "{mean}")?,
             None => f.write_str("N/A")?,
         }
-        write!(f, " ipi_latency_max_ns={}", ipi.max_ns)
+        write!(
+            f,
+            " ipi_latency_max_ns={} syscall_numbers={:?}",
+            ipi.max_ns, u.syscall_numbers
+        )
     }
 }
 
@@ -125,7 +129,8 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "kvm_exits=150 ipis_measured=0 ipi_latency_mean_ns=N/A ipi_latency_max_ns=0"
+                "kvm_exits=150 ipis_measured=0 ipi_latency_mean_ns=N/A ipi_latency_max_ns=0 \
+                 syscall_numbers={}"
             ),
             "{text}"
         );

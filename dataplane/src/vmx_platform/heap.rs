@@ -5,7 +5,10 @@
 //! trim threshold, and blocks above the mmap threshold get their own
 //! `mmap`/`munmap`. As DPDK and IX reserve their memory up front, the
 //! platform stops trimming, serves large blocks from the arenas, and grows
-//! each core thread's arena once, on the host, before it enters its vCPU.
+//! each core thread's arena (and the arena of the thread that built the
+//! cores) once, on the host, before the cores enter their vCPUs. What is left:
+//! a core freeing or growing a block of another thread's arena takes that
+//! arena's lock, a futex (syscall 202) when the lock is contended.
 
 /// Free top of an arena kept rather than returned to the kernel.
 const TRIM_THRESHOLD: i32 = i32::MAX;
@@ -30,7 +33,9 @@ pub(super) fn keep_memory() -> bool {
 }
 
 /// Grows the calling thread's arena by [`RESERVE_BYTES`] and gives the
-/// blocks back to it (kept, since [`keep_memory`] stopped trimming).
+/// blocks back to it (kept, since [`keep_memory`] stopped trimming). Called
+/// by each core thread and by the thread that built the cores, whose
+/// blocks the cores free and grow in that thread's arena.
 pub(super) fn reserve_thread_arena() {
     let blocks: Vec<Vec<u8>> = (0..RESERVE_BYTES / RESERVE_BLOCK)
         .map(|_| Vec::with_capacity(RESERVE_BLOCK))

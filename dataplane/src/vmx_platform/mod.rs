@@ -113,6 +113,10 @@ where
     if !heap::keep_memory() {
         tracing::warn!("mallopt refused: allocations may exit the vCPUs");
     }
+    // The cores' state was allocated by this (the building) thread: the
+    // cores grow some of those blocks with realloc, in this thread's arena
+    // (an `mprotect`, syscall 10, seen on a core in a steady-state window).
+    heap::reserve_thread_arena();
     let vm = Vm::new()?;
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
     let stamps = Arc::new(SendStamps::new(cores.len()));
