@@ -72,6 +72,10 @@ pub struct ComparisonResult {
     pub summaries: Vec<SimulatedSummary>,
 }
 
+/// Requests each simulated connection sends per point of a sim sweep
+/// (25 600 requests on 16 cores: about 256 beyond the p99).
+const SWEEP_REQUESTS_PER_CONNECTION: usize = 400;
+
 /// Requests simulated per bound evaluation.
 const BOUND_REQUESTS: usize = 200_000;
 
@@ -223,7 +227,7 @@ pub fn sweep(
         loads,
         modes,
         connections: 4 * cores,
-        requests_per_connection: 100,
+        requests_per_connection: SWEEP_REQUESTS_PER_CONNECTION,
         costs,
     })
     .map_err(|e| format!("simulation: {e}"))?;
