@@ -32,11 +32,7 @@ enum Command {
     #[command(subcommand)]
     Bench(BenchCommand),
     /// The embedded default: a short zygos vs partitioned sweep on the shm NIC.
-    Demo {
-        /// Arguments of the demo command.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    Demo(bench::demo::DemoArgs),
 }
 
 /// `zygos bench`: the harness's own subcommands plus the applications'
@@ -80,6 +76,6 @@ fn main() -> ExitCode {
             bench::cli::run_all(bench::cli::BenchArgs { command })
         }
         Command::Bench(BenchCommand::SiloStandalone(args)) => silo_server::standalone::cli(&args),
-        Command::Demo { .. } => not_yet_available("demo"),
+        Command::Demo(args) => bench::demo::run(args),
     }
 }
