@@ -50,7 +50,7 @@ pub fn client_pymemcache(server: &dyn Transport) {
         "/tests/conformance/pymemcache_client.py"
     );
     let address = server.address();
-    let output = run(Command::new("/usr/bin/python3").args([
+    let output = run(server.command("/usr/bin/python3").args([
         script,
         &address.ip().to_string(),
         &address.port().to_string(),
@@ -63,9 +63,15 @@ pub fn client_memccapable(server: &dyn Transport) {
     if !installed("memccapable") {
         return;
     }
-    let port = server.address().port().to_string();
-    let output =
-        run(Command::new("/usr/bin/memccapable").args(["-h", "127.0.0.1", "-p", &port, "-t", "5"]));
+    let address = server.address();
+    let output = run(server.command("/usr/bin/memccapable").args([
+        "-h",
+        &address.ip().to_string(),
+        "-p",
+        &address.port().to_string(),
+        "-t",
+        "5",
+    ]));
     let stdout = check(&output, server.name(), "memccapable");
     assert!(
         stdout.contains("All tests passed"),
@@ -94,14 +100,16 @@ pub fn client_libmemcached_tools(server: &dyn Transport) {
         let content: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&file, &content).expect("write the file to copy");
         check(
-            &run(Command::new("/usr/bin/memccp")
+            &run(server
+                .command("/usr/bin/memccp")
                 .arg(&servers)
                 .args(protocol)
                 .arg(&file)),
             server.name(),
             "memccp",
         );
-        let read = run(Command::new("/usr/bin/memccat")
+        let read = run(server
+            .command("/usr/bin/memccat")
             .arg(&servers)
             .args(protocol)
             .arg(&name));
@@ -115,7 +123,8 @@ pub fn client_libmemcached_tools(server: &dyn Transport) {
             read.stdout.len()
         );
         let stats = check(
-            &run(Command::new("/usr/bin/memcstat")
+            &run(server
+                .command("/usr/bin/memcstat")
                 .arg(&servers)
                 .args(protocol)),
             server.name(),

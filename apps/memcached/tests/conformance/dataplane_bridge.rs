@@ -16,9 +16,7 @@ use std::time::{Duration, Instant as WallClock};
 
 use dataplane::nic::shm::{PortConfig, ShmNic};
 use dataplane::nic::{MAX_BURST, NicQueue, NicSpec};
-use dataplane::run::{Dataplane, PlatformKind, mac_for};
-use dataplane::sched::SchedMode;
-use memcached::args::MemcachedArgs;
+use dataplane::run::{Dataplane, mac_for};
 use netstack::{ConnId, Event, FrameSink, Instant, Stack, StackConfig};
 
 use crate::servers::Options;
@@ -26,7 +24,6 @@ use crate::transport::Transport;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-const PORT: u16 = 11211;
 
 /// A dataplane serving memcached, and the bridge to it.
 pub struct OursOverDataplane {
@@ -45,19 +42,8 @@ impl OursOverDataplane {
             std::process::id(),
             INSTANCE.fetch_add(1, Ordering::Relaxed)
         );
-        let args = MemcachedArgs {
-            memory_mb: options.memory_mb,
-            max_connections: options.max_connections,
-            item_size_max: 1 << 20,
-            port: PORT,
-            cores: 1,
-            sched: SchedMode::Zygos,
-            batch: 64,
-            platform: PlatformKind::Process,
-            nic: NicSpec::Shm(name.clone()),
-            ip: SERVER_IP,
-            netmask_len: 24,
-        };
+        let args =
+            crate::servers::dataplane_args(options, 1, NicSpec::Shm(name.clone()), SERVER_IP);
         let dataplane = args.start().expect("start the memcached dataplane");
         let peer = ShmNic::attach(
             &name,
@@ -172,7 +158,7 @@ impl Bridge {
             let _ = tcp.set_nodelay(true);
             let conn = self
                 .stack
-                .connect(now, SocketAddrV4::new(SERVER_IP, PORT))
+                .connect(now, SocketAddrV4::new(SERVER_IP, crate::servers::PORT))
                 .expect("connect to the dataplane");
             let pair = Pair {
                 tcp,

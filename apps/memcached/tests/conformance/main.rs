@@ -1,14 +1,17 @@
 //! The conformance suite: the specification of this crate's protocol
-//! behaviour. Every case runs three times, against the real memcached 1.6 (the
+//! behaviour. Every case runs four times, against the real memcached 1.6 (the
 //! Debian package, started by the test; skipped with a printed reason when
-//! absent), against ours over a loopback TCP adapter, and against ours as
-//! a dataplane application on the shm NIC (through a bridge).
+//! absent), against ours over a loopback TCP adapter, against ours as
+//! a dataplane application on the shm NIC (through a bridge), and against
+//! ours as a 2-core dataplane on a TAP device in a network namespace with
+//! Linux TCP clients (root only; skipped with a printed reason otherwise).
 
 mod binary;
 mod clients;
 mod dataplane_bridge;
 mod robustness;
 mod servers;
+mod tap_namespace;
 mod text;
 mod transport;
 
@@ -43,6 +46,10 @@ macro_rules! suite {
         mod ours_on_dataplane {
             use super::*;
             $( #[test] fn $case() { run(ServerKind::OursOnDataplane, $options, $module::$case) } )*
+        }
+        mod ours_over_tap {
+            use super::*;
+            $( #[test] fn $case() { run(ServerKind::OursOverTap, $options, $module::$case) } )*
         }
     };
 }

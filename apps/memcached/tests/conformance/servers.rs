@@ -1,20 +1,29 @@
 //! The servers under test: the real memcached (started on a free loopback
-//! port, skipped with a reason when the binary is absent) and ours served
-//! by a small test-only adapter: one thread per connection over a std
-//! TcpListener, feeding each connection's bytes to a [`Session`].
+//! port, skipped with a reason when the binary is absent), ours served
+//! by a small test-only adapter (one thread per connection over a std
+//! TcpListener, feeding each connection's bytes to a [`Session`]), and ours
+//! as a dataplane application (on the shm NIC through a bridge, and on TAP
+//! in a network namespace).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dataplane::nic::NicSpec;
+use dataplane::run::PlatformKind;
+use dataplane::sched::SchedMode;
+use memcached::args::MemcachedArgs;
 use memcached::protocol::Flow;
 use memcached::server::{Admission, Server, ServerConfig};
 use memcached::store::StoreConfig;
 
 use crate::transport::Transport;
+
+/// The port the dataplane servers listen on.
+pub const PORT: u16 = 11211;
 
 /// Server settings a case needs.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +52,9 @@ pub enum ServerKind {
     Ours,
     /// This crate as a dataplane application on the shm NIC.
     OursOnDataplane,
+    /// This crate as a 2-core dataplane application on a TAP device in a
+    /// network namespace, with Linux TCP clients (root only).
+    OursOverTap,
 }
 
 /// Starts a server, or `None` (with the reason printed) when it cannot.
@@ -55,6 +67,26 @@ pub fn start(kind: ServerKind, options: Options) -> Option<Box<dyn Transport>> {
         ServerKind::OursOnDataplane => Some(Box::new(
             crate::dataplane_bridge::OursOverDataplane::start(options),
         )),
+        ServerKind::OursOverTap => crate::tap_namespace::OursOverTap::start(options)
+            .map(|s| Box::new(s) as Box<dyn Transport>),
+    }
+}
+
+/// `zygos run memcached` arguments for a dataplane serving `options` on
+/// `cores` cores of `nic` at `ip`, port [`PORT`].
+pub fn dataplane_args(options: Options, cores: usize, nic: NicSpec, ip: Ipv4Addr) -> MemcachedArgs {
+    MemcachedArgs {
+        memory_mb: options.memory_mb,
+        max_connections: options.max_connections,
+        item_size_max: 1 << 20,
+        port: PORT,
+        cores,
+        sched: SchedMode::Zygos,
+        batch: 64,
+        platform: PlatformKind::Process,
+        nic,
+        ip,
+        netmask_len: 24,
     }
 }
 
@@ -72,7 +104,8 @@ pub struct RealMemcached {
     address: SocketAddr,
 }
 
-fn running_as_root() -> bool {
+/// Whether the tests run as root.
+pub fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|status| {
             status

@@ -1,10 +1,13 @@
 //! How the suite reaches a server under test: a [`Transport`] names the
 //! server and hands out client connections to it. The same cases run over
-//! every transport: the real memcached, ours over a loopback TCP adapter
-//! (and, when the dataplane runtime lands, ours over TAP).
+//! every transport: the real memcached, ours over a loopback TCP adapter,
+//! ours on the shm NIC through a bridge, and ours over TAP inside a network
+//! namespace (where connections and client programs must be started from
+//! inside the namespace: [`Transport::open`] and [`Transport::command`]).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::time::Duration;
 
 use memcached::protocol::{HEADER_LEN, Magic, RequestHeader, ResponseHeader};
@@ -15,9 +18,18 @@ pub trait Transport: Sync {
     fn name(&self) -> &'static str;
     /// Where it listens.
     fn address(&self) -> SocketAddr;
+    /// A new TCP connection to the server.
+    fn open(&self) -> TcpStream {
+        TcpStream::connect(self.address()).expect("connect to the server under test")
+    }
+    /// A command running `program` (an absolute path) where it can reach
+    /// the server.
+    fn command(&self, program: &str) -> Command {
+        Command::new(program)
+    }
     /// A new client connection.
     fn connect(&self) -> Client {
-        let stream = TcpStream::connect(self.address()).expect("connect to the server under test");
+        let stream = self.open();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("read timeout");
