@@ -209,13 +209,17 @@ impl Clock {
     }
 }
 
-/// Opens `spec.connections` connections and waits for their handshakes.
+/// Opens `spec.connections` connections and waits for their handshakes,
+/// on the `clock` the run goes on with: the stack's time must never go
+/// back, or the server's PAWS check (RFC 7323 section 5) drops the first
+/// requests as old duplicates and only retransmission timeouts recover.
 fn connect(
     client: &mut SyntheticClient,
     queue: &mut ShmQueue,
     spec: &LoadSpec,
+    clock: &Clock,
 ) -> Result<(), DataplaneTargetError> {
-    let clock = Clock(Instant::now());
+    let handshake_start = clock.0.elapsed();
     for _ in 0..spec.connections {
         client.open(clock.now())?;
     }
@@ -225,7 +229,7 @@ fn connect(
         if connected == spec.connections {
             return Ok(());
         }
-        if clock.0.elapsed() > HANDSHAKE_DEADLINE {
+        if clock.0.elapsed() - handshake_start > HANDSHAKE_DEADLINE {
             return Err(DataplaneTargetError::Handshake {
                 connected,
                 wanted: spec.connections,
@@ -252,7 +256,8 @@ fn generate(
         },
         SocketAddrV4::new(SERVER_IP, PORT),
     )?;
-    connect(&mut client, &mut queue, spec)?;
+    let clock = Clock(Instant::now());
+    connect(&mut client, &mut queue, spec, &clock)?;
     let mut rng = SmallRng::seed_from_u64(spec.seed);
     let mut log = SendLog::default();
     let mut completions = Vec::new();
@@ -261,13 +266,15 @@ fn generate(
     let mut pending: Vec<VecDeque<u64>> = vec![VecDeque::new(); spec.connections];
     let mut seen = vec![0u64; spec.connections];
     let depth = spec.depth as u64;
+    // The schedule and the log count from here; the stack keeps the clock.
+    let start_ns = clock.now();
     let end_ns = (spec.warmup + spec.duration).as_nanos() as u64;
     let drain_end_ns = end_ns + DRAIN.as_nanos() as u64;
-    let clock = Clock(Instant::now());
     let mut next_ns = (spec.arrivals.next_gap(&mut rng) * 1e9) as u64;
     let mut waiting_for_slot = false;
     loop {
-        let now = clock.now();
+        let stack_now = clock.now();
+        let now = stack_now - start_ns;
         while next_ns <= now && next_ns < end_ns {
             let start = rng.random_range(0..spec.connections);
             let free = (0..spec.connections)
@@ -282,13 +289,13 @@ fn generate(
             };
             waiting_for_slot = false;
             let service_ns = (spec.service.sample(&mut rng) * 1e3) as u64;
-            client.submit(conn, service_ns, now);
+            client.submit(conn, service_ns, stack_now);
             pending[conn].push_back(log.send_ns.len() as u64);
             log.send_ns.push(now);
             log.lateness_ns.push(now - next_ns);
             next_ns += (spec.arrivals.next_gap(&mut rng) * 1e9) as u64;
         }
-        client.step(now, &mut queue);
+        client.step(stack_now, &mut queue);
         for (conn, state) in client.conns().iter().enumerate() {
             if state.failed {
                 return Err(DataplaneTargetError::Reset(conn));
