@@ -289,10 +289,17 @@ fn generate(
             };
             waiting_for_slot = false;
             let service_ns = (spec.service.sample(&mut rng) * 1e3) as u64;
-            client.submit(conn, service_ns, stack_now);
+            // Each request is stamped when it is submitted, not with the
+            // loop's start: arrivals falling in one iteration (~0.1-1 us)
+            // would otherwise log zero gaps, which the Anderson-Darling
+            // test of the inter-arrivals reads as impossible for an
+            // exponential (ln F(0) = -inf) and rejects by hundreds.
+            let submitted = clock.now();
+            client.submit(conn, service_ns, submitted);
+            let sent = submitted - start_ns;
             pending[conn].push_back(log.send_ns.len() as u64);
-            log.send_ns.push(now);
-            log.lateness_ns.push(now - next_ns);
+            log.send_ns.push(sent);
+            log.lateness_ns.push(sent - next_ns);
             next_ns += (spec.arrivals.next_gap(&mut rng) * 1e9) as u64;
         }
         client.step(stack_now, &mut queue);
