@@ -83,12 +83,12 @@ impl TimerWheel {
             }
             let slot = &mut self.slots[index];
             let before = slot.len();
-            let mut index = 0;
-            while index < slot.len() {
-                if slot[index].deadline <= now {
-                    due.push(slot.swap_remove(index));
+            let mut position = 0;
+            while position < slot.len() {
+                if slot[position].deadline <= now {
+                    due.push(slot.swap_remove(position));
                 } else {
-                    index += 1;
+                    position += 1;
                 }
             }
             self.len -= before - slot.len();
@@ -96,7 +96,10 @@ impl TimerWheel {
                 self.occupied[index / 64] &= !(1 << (index % 64));
             }
         }
-        self.cursor = target + 1;
+        // The current tick stays under the cursor: entries of this tick whose
+        // deadline is still ahead of `now` must be looked at again by the
+        // next advance, not a whole rotation later.
+        self.cursor = target;
         if self.earliest.is_some_and(|e| e <= now) {
             self.earliest = self.scan();
         }
@@ -109,13 +112,32 @@ impl TimerWheel {
         self.earliest.map(|earliest| earliest.max(cursor_start))
     }
 
-    /// The start of the next tick holding an entry, looking at most one
-    /// rotation ahead (a scan of the occupancy bitmap).
+    /// A lower bound of the earliest entry's deadline: exact for the
+    /// cursor's own tick, the start of the next occupied tick otherwise,
+    /// looking at most one rotation ahead (a scan of the occupancy bitmap).
+    /// After an advance it is later than that advance's `now` (the due
+    /// entries of the cursor's tick have fired), so a caller that sleeps
+    /// until it (the `sim` platform) always makes progress.
     fn scan(&self) -> Option<Instant> {
         if self.len == 0 {
             return None;
         }
-        let start = (self.cursor % SLOTS as u64) as usize;
+        let current = (self.cursor % SLOTS as u64) as usize;
+        let in_current = self.slots[current].iter().map(|e| e.deadline).min();
+        let later = self
+            .next_occupied_tick_after_cursor()
+            .map(|ahead| Instant::from_nanos((self.cursor + ahead as u64) * TICK.as_nanos()));
+        match (in_current, later) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How many ticks after the cursor the next occupied slot other than
+    /// the cursor's own lies (1..SLOTS), if any.
+    fn next_occupied_tick_after_cursor(&self) -> Option<usize> {
+        let current = (self.cursor % SLOTS as u64) as usize;
+        let start = (current + 1) % SLOTS;
         let words = SLOTS / 64;
         for step in 0..=words {
             let word_index = (start / 64 + step) % words;
@@ -123,12 +145,12 @@ impl TimerWheel {
             if step == 0 {
                 word &= u64::MAX << (start % 64);
             }
+            if word_index == current / 64 {
+                word &= !(1 << (current % 64));
+            }
             if word != 0 {
                 let slot = word_index * 64 + word.trailing_zeros() as usize;
-                let ahead = (slot + SLOTS - start) % SLOTS;
-                return Some(Instant::from_nanos(
-                    (self.cursor + ahead as u64) * TICK.as_nanos(),
-                ));
+                return Some((slot + SLOTS - current) % SLOTS);
             }
         }
         None
@@ -167,5 +189,41 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(wheel.len(), 0);
         assert_eq!(wheel.next_deadline(), None);
+    }
+    #[test]
+    fn a_deadline_later_in_the_current_tick_fires_at_the_next_advance() {
+        let start = Instant::from_micros(1_000);
+        let mut wheel = TimerWheel::new(start);
+        let deadline = Instant::from_micros(1_050);
+        wheel.insert(id(1), deadline);
+        let mut due = Vec::new();
+        // A busy-polling core advances inside the deadline's tick, before it.
+        wheel.advance(Instant::from_micros(1_010), &mut due);
+        assert!(due.is_empty());
+        wheel.advance(Instant::from_micros(1_060), &mut due);
+        assert_eq!(due.iter().map(|e| e.conn).collect::<Vec<_>>(), vec![id(1)]);
+        assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn emptying_a_slot_clears_its_own_occupancy_bit() {
+        let mut wheel = TimerWheel::new(Instant::ZERO);
+        let in_slot_five = Instant::from_micros(500);
+        // Slot 0 of the next rotation holds a later entry.
+        let next_rotation = Instant::from_nanos(SLOTS as u64 * TICK.as_nanos());
+        wheel.insert(id(1), in_slot_five);
+        wheel.insert(id(2), next_rotation);
+        let mut due = Vec::new();
+        wheel.advance(in_slot_five, &mut due);
+        assert_eq!(due.iter().map(|e| e.conn).collect::<Vec<_>>(), vec![id(1)]);
+        assert_eq!(
+            wheel.occupied[0] & (1 << 5),
+            0,
+            "slot 5 still marked occupied"
+        );
+        assert_ne!(wheel.occupied[0] & 1, 0, "slot 0 lost its occupancy bit");
+        due.clear();
+        wheel.advance(next_rotation, &mut due);
+        assert_eq!(due.iter().map(|e| e.conn).collect::<Vec<_>>(), vec![id(2)]);
     }
 }
