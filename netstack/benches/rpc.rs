@@ -3,16 +3,21 @@
 //! stacks' work counted), with 1 and with 10,000 open connections; the
 //! 10k case also prints the memory per connection.
 //!
-//! `cargo bench -p netstack --bench rpc`. Requests/s per core = 1 / time
-//! per iteration; µs per RTT of processing = time per iteration.
+//! `cargo bench -p netstack --bench rpc`. Times are the benchmark thread's
+//! CPU time ([`thread_cpu_time`]), so other processes on the machine do not
+//! inflate them. Requests/s per core = 1 / time per iteration (both
+//! stacks' work on one core); µs of processing per RTT = time per iteration.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn benches`.
 
 use std::hint::black_box;
 use std::net::SocketAddrV4;
 
+mod thread_cpu_time;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netstack::{ConnId, Duration, Event, FrameSink, Instant, Stack, StackConfig};
+use thread_cpu_time::ThreadCpuTime;
 
 /// Frames in preallocated buffers, reused every round (no allocation).
 struct Wire {
@@ -147,7 +152,7 @@ fn resident_bytes() -> usize {
         * 4096
 }
 
-fn request_response(c: &mut Criterion) {
+fn request_response(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("netstack_rpc_64B");
     group.throughput(Throughput::Elements(1));
     let (mut pair, conns) = Pair::new(1, 64 * 1024);
@@ -172,5 +177,9 @@ fn request_response(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, request_response);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = request_response
+}
 criterion_main!(benches);

@@ -7,11 +7,12 @@
 //! [`ArpCache::should_request`] allows. A reply feeds [`ArpCache::insert`],
 //! and [`ArpCache::take_parked`] releases the frames that were waiting.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use smoltcp::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame};
 
+use crate::fast_hash::FastMap;
 use crate::frame::ETH_HEADER;
 use crate::time::{Duration, Instant};
 
@@ -40,8 +41,8 @@ const PARKED_ATTEMPTS: u64 = 3;
 /// The neighbour cache and its pending-frame queue.
 #[derive(Debug)]
 pub(crate) struct ArpCache {
-    entries: HashMap<Ipv4Addr, Entry>,
-    last_request: HashMap<Ipv4Addr, Instant>,
+    entries: FastMap<Ipv4Addr, Entry>,
+    last_request: FastMap<Ipv4Addr, Instant>,
     parked: VecDeque<Parked>,
     max_entries: usize,
     pending_limit: usize,
@@ -57,8 +58,8 @@ impl ArpCache {
         retry: Duration,
     ) -> ArpCache {
         ArpCache {
-            entries: HashMap::new(),
-            last_request: HashMap::new(),
+            entries: FastMap::default(),
+            last_request: FastMap::default(),
             parked: VecDeque::with_capacity(pending_limit),
             max_entries: max_connections.saturating_add(SPARE_ENTRIES),
             pending_limit,
@@ -96,6 +97,18 @@ impl ArpCache {
             },
         );
         self.last_request.remove(&ip);
+    }
+
+    /// Refreshes the lifetime of `ip`'s entry in place when it is cached at
+    /// `mac` (traffic from the neighbour confirms it); false otherwise.
+    pub(crate) fn confirm(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6]) -> bool {
+        match self.entries.get_mut(&ip) {
+            Some(entry) if entry.mac == mac && entry.expires > now => {
+                entry.expires = now + self.timeout;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether `ip` is already cached (RFC 826 merge rule: only existing

@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, TcpPacket,
-    UdpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
 };
 
+use crate::checksum::Sum;
 use crate::sink::FrameSink;
 
 /// Ethernet header length (no VLAN tag).
@@ -59,23 +59,48 @@ pub(crate) fn write_ipv4_headers(
     ip.set_next_header(protocol);
     ip.set_src_addr(route.src_ip);
     ip.set_dst_addr(route.dst_ip);
-    ip.fill_checksum();
+    ip.set_checksum(0);
+    let checksum = Sum::of(&frame[ETH_HEADER..L4_OFFSET]).checksum();
+    Ipv4Packet::new_unchecked(&mut frame[ETH_HEADER..]).set_checksum(checksum);
+}
+
+/// The checksum of the transport segment `frame[L4_OFFSET..]` (its own
+/// checksum field zeroed) under `route`'s pseudo header.
+fn transport_checksum(frame: &[u8], route: &Ipv4Route, protocol: IpProtocol) -> u16 {
+    let segment = &frame[L4_OFFSET..];
+    Sum::pseudo_header(route.src_ip, route.dst_ip, protocol.into(), segment.len())
+        .plus(Sum::of(segment))
+        .checksum()
 }
 
 /// Fills the TCP checksum of a frame built with [`write_ipv4_headers`].
 pub(crate) fn fill_tcp_checksum(frame: &mut [u8], route: &Ipv4Route) {
-    TcpPacket::new_unchecked(&mut frame[L4_OFFSET..]).fill_checksum(
-        &IpAddress::Ipv4(route.src_ip),
-        &IpAddress::Ipv4(route.dst_ip),
-    );
+    TcpPacket::new_unchecked(&mut frame[L4_OFFSET..]).set_checksum(0);
+    let checksum = transport_checksum(frame, route, IpProtocol::Tcp);
+    TcpPacket::new_unchecked(&mut frame[L4_OFFSET..]).set_checksum(checksum);
 }
 
 /// Fills the UDP checksum of a frame built with [`write_ipv4_headers`].
 pub(crate) fn fill_udp_checksum(frame: &mut [u8], route: &Ipv4Route) {
-    UdpPacket::new_unchecked(&mut frame[L4_OFFSET..]).fill_checksum(
-        &IpAddress::Ipv4(route.src_ip),
-        &IpAddress::Ipv4(route.dst_ip),
-    );
+    UdpPacket::new_unchecked(&mut frame[L4_OFFSET..]).set_checksum(0);
+    // RFC 768: a computed zero is sent as all ones (zero means "none").
+    let checksum = match transport_checksum(frame, route, IpProtocol::Udp) {
+        0 => 0xffff,
+        sum => sum,
+    };
+    UdpPacket::new_unchecked(&mut frame[L4_OFFSET..]).set_checksum(checksum);
+}
+
+/// Whether a received transport segment's checksum is right.
+pub(crate) fn transport_verifies(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    segment: &[u8],
+) -> bool {
+    Sum::pseudo_header(src, dst, protocol.into(), segment.len())
+        .plus(Sum::of(segment))
+        .verifies()
 }
 
 /// A bounded FIFO of complete frames whose buffers are recycled, so a

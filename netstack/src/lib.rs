@@ -40,9 +40,11 @@
 #![forbid(unsafe_code)]
 
 mod arp;
+mod checksum;
 mod config;
 mod error;
 mod event;
+mod fast_hash;
 mod frame;
 pub mod fuzzing;
 mod icmp;

@@ -6,22 +6,24 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress,
-    IpProtocol, Ipv4Packet, UdpPacket,
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpProtocol,
+    Ipv4Packet, UdpPacket,
 };
 
 use crate::arp::{self, ARP_FRAME_LEN, ArpCache};
+use crate::checksum::Sum;
 use crate::config::StackConfig;
 use crate::error::{ConfigError, UdpError};
 use crate::event::Event;
 use crate::frame::{
-    FrameQueue, IP_MTU, IPV4_HEADER, Ipv4Route, L4_OFFSET, fill_udp_checksum, write_ipv4_headers,
+    FrameQueue, IP_MTU, IPV4_HEADER, Ipv4Route, L4_OFFSET, fill_udp_checksum, transport_verifies,
+    write_ipv4_headers,
 };
 use crate::icmp::{self, IcmpAction};
 use crate::sink::FrameSink;
 use crate::stats::StackStats;
 use crate::tcp::TcpLayer;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::udp::{Delivery, UDP_HEADER, UdpTable};
 
 /// Largest UDP payload in one unfragmented standard Ethernet frame.
@@ -180,7 +182,8 @@ impl Stack {
             self.stats.malformed += 1;
             return;
         }
-        if !ip.verify_checksum() {
+        let header_len = usize::from(ip.header_len());
+        if !Sum::of(&payload[..header_len]).verifies() {
             self.stats.bad_checksum += 1;
             return;
         }
@@ -201,10 +204,8 @@ impl Stack {
         // RFC 1122 section 2.3.2.2 permits learning from received traffic;
         // only on-link unicast senders are learnt.
         if !broadcast && EthernetAddress(src_mac).is_unicast() && self.config.on_link(meta.src_ip) {
-            if self.arp.lookup(now, meta.src_ip) == Some(src_mac) {
-                // Traffic from the neighbour confirms the entry.
-                self.arp.insert(now, meta.src_ip, src_mac);
-            } else {
+            // Traffic from a known neighbour confirms its entry.
+            if !self.arp.confirm(now, meta.src_ip, src_mac) {
                 self.learn(now, meta.src_ip, src_mac);
             }
         }
@@ -243,7 +244,12 @@ impl Stack {
             return;
         };
         if udp.checksum() != 0
-            && !udp.verify_checksum(&IpAddress::Ipv4(meta.src_ip), &IpAddress::Ipv4(meta.dst_ip))
+            && !transport_verifies(
+                meta.src_ip,
+                meta.dst_ip,
+                IpProtocol::Udp,
+                &payload[..usize::from(udp.len())],
+            )
         {
             self.stats.bad_checksum += 1;
             return;
@@ -383,10 +389,7 @@ impl Stack {
         let tcp_deadline = self.tcp_poll(now, tx);
         self.stats.tx_frames += self.control.flush(tx);
         let arp_deadline = (self.arp.parked_len() > 0).then(|| now + self.config.arp_retry);
-        match (tcp_deadline, arp_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(tcp_deadline, arp_deadline)
     }
 }
 

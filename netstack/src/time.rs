@@ -51,6 +51,14 @@ impl Instant {
     }
 }
 
+/// The earlier of two optional deadlines (None: no deadline).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Duration {
     /// No time.
     pub const ZERO: Duration = Duration(0);

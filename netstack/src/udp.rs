@@ -1,10 +1,11 @@
 //! UDP (RFC 768): bound ports, each with a bounded queue of received
 //! datagrams whose buffers are recycled.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use crate::error::UdpError;
+use crate::fast_hash::FastMap;
 
 /// UDP header length.
 pub(crate) const UDP_HEADER: usize = 8;
@@ -19,7 +20,7 @@ struct Port {
 /// Bound UDP ports and their receive queues.
 #[derive(Debug)]
 pub(crate) struct UdpTable {
-    ports: HashMap<u16, Port>,
+    ports: FastMap<u16, Port>,
     free: Vec<Vec<u8>>,
     queue_len: usize,
 }
@@ -38,7 +39,7 @@ pub(crate) enum Delivery {
 impl UdpTable {
     pub(crate) fn new(queue_len: usize) -> UdpTable {
         UdpTable {
-            ports: HashMap::new(),
+            ports: FastMap::default(),
             free: Vec::new(),
             queue_len,
         }

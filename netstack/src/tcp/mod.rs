@@ -17,10 +17,10 @@ pub(crate) mod table;
 pub mod tcb;
 pub(crate) mod timer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use smoltcp::wire::{IpAddress, TcpPacket};
+use smoltcp::wire::{IpProtocol, TcpPacket};
 
 use self::input::{Flags, Rst, Segment, Verdict};
 use self::options::TcpOptions;
@@ -31,7 +31,8 @@ use self::tcb::{Ctx, State, Tcb, window_shift};
 use self::timer::{Entry, TimerWheel};
 use crate::error::{ConnError, ConnectError, ListenError};
 use crate::event::ConnId;
-use crate::frame::{Ipv4Route, L4_OFFSET};
+use crate::fast_hash::FastMap;
+use crate::frame::{Ipv4Route, L4_OFFSET, transport_verifies};
 use crate::sink::FrameSink;
 use crate::slo::SloWindow;
 use crate::stack::{Ipv4Meta, Stack};
@@ -47,7 +48,7 @@ struct Listener {
 #[derive(Debug)]
 pub(crate) struct TcpLayer {
     pub(crate) table: ConnTable,
-    listeners: HashMap<u16, Listener>,
+    listeners: FastMap<u16, Listener>,
     wheel: TimerWheel,
     dirty: VecDeque<ConnId>,
     arp_waiting: Vec<ConnId>,
@@ -59,7 +60,7 @@ impl TcpLayer {
     pub(crate) fn new(config: &crate::StackConfig) -> TcpLayer {
         TcpLayer {
             table: ConnTable::new(config.max_connections, config.rx_buffer, config.tx_buffer),
-            listeners: HashMap::new(),
+            listeners: FastMap::default(),
             wheel: TimerWheel::new(Instant::ZERO),
             dirty: VecDeque::with_capacity(config.max_connections.min(65_536)),
             arp_waiting: Vec::new(),
@@ -446,7 +447,7 @@ impl Stack {
             self.stats.malformed += 1;
             return;
         };
-        if !packet.verify_checksum(&IpAddress::Ipv4(meta.src_ip), &IpAddress::Ipv4(meta.dst_ip)) {
+        if !transport_verifies(meta.src_ip, meta.dst_ip, IpProtocol::Tcp, payload) {
             self.stats.bad_checksum += 1;
             return;
         }

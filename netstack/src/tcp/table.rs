@@ -2,13 +2,12 @@
 //! [`ConnId`]s, an O(1) 4-tuple demultiplexing map, and the pool of
 //! per-connection buffers (allocated once, reused by later connections).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddrV4;
 
 use super::ring::Ring;
 use super::tcb::Tcb;
 use crate::event::ConnId;
+use crate::fast_hash::FastMap;
 
 /// Demultiplexing key: the remote address and port and our port (our
 /// address is the stack's own).
@@ -16,30 +15,6 @@ pub(crate) fn key(local_port: u16, remote: SocketAddrV4) -> u64 {
     u64::from(u32::from(*remote.ip())) << 32
         | u64::from(remote.port()) << 16
         | u64::from(local_port)
-}
-
-/// A multiplicative hasher for the packed 64-bit keys (the std SipHash
-/// would dominate demultiplexing cost; keys are not attacker-chosen beyond
-/// what a hash-flood on a per-core table can do, bounded by
-/// `max_connections`).
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        let mixed = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = mixed ^ (mixed >> 29);
-    }
 }
 
 /// A zeroed buffer whose pages are all touched now, at connection set-up,
@@ -54,8 +29,6 @@ fn committed(len: usize) -> Vec<u8> {
     buffer
 }
 
-type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
-
 #[derive(Debug)]
 struct Slot {
     generation: u32,
@@ -67,7 +40,7 @@ struct Slot {
 pub(crate) struct ConnTable {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    map: KeyMap,
+    map: FastMap<u64, u32>,
     rx_pool: Vec<Vec<u8>>,
     tx_pool: Vec<Vec<u8>>,
     rx_size: usize,
@@ -80,7 +53,7 @@ impl ConnTable {
         ConnTable {
             slots: Vec::new(),
             free_slots: Vec::new(),
-            map: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+            map: FastMap::with_capacity_and_hasher(capacity, Default::default()),
             rx_pool: Vec::new(),
             tx_pool: Vec::new(),
             rx_size,

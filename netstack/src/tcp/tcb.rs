@@ -17,7 +17,7 @@ use super::seq::Seq;
 use crate::config::StackConfig;
 use crate::event::{ConnId, Event};
 use crate::stats::StackStats;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 
 /// Connection states (RFC 9293 section 3.3.2; LISTEN is a listener, not a
 /// block, and CLOSED is the absence of one).
@@ -339,15 +339,10 @@ impl Tcb {
 
     /// Earliest armed deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.rtx_deadline,
-            self.delack_deadline,
-            self.persist_deadline,
-            self.close_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        earliest(
+            earliest(self.rtx_deadline, self.delack_deadline),
+            earliest(self.persist_deadline, self.close_deadline),
+        )
     }
 
     /// Reports the end of the application's view of the connection, once.

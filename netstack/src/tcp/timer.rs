@@ -6,7 +6,7 @@
 //! deadline when it fires.
 
 use crate::event::ConnId;
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, earliest};
 
 /// Slot width.
 pub(crate) const TICK: Duration = Duration::from_micros(100);
@@ -127,10 +127,7 @@ impl TimerWheel {
         let later = self
             .next_occupied_tick_after_cursor()
             .map(|ahead| Instant::from_nanos((self.cursor + ahead as u64) * TICK.as_nanos()));
-        match (in_current, later) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(in_current, later)
     }
 
     /// How many ticks after the cursor the next occupied slot other than
