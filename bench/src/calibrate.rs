@@ -55,30 +55,13 @@ pub enum CalibrateError {
     },
 }
 
-/// The cost table file: every [`SimCosts`] entry (ns) and which were
-/// measured on this machine.
+/// The cost table file: the sim's [`SimCosts`] (ns, flattened into the
+/// file's top level) and which entries were measured on this machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostTable {
-    /// Network processing per received frame.
-    pub packet_ns: u64,
-    /// Creating one application event.
-    pub event_ns: u64,
-    /// Dispatching one connection batch to the application.
-    pub app_dispatch_ns: u64,
-    /// One successful steal.
-    pub steal_ns: u64,
-    /// Executing one call on behalf of a remote core.
-    pub remote_call_ns: u64,
-    /// Sending an IPI.
-    pub ipi_send_ns: u64,
-    /// From sending an IPI to its handler running on the target.
-    pub ipi_latency_ns: u64,
-    /// Entering and leaving the IPI handler.
-    pub ipi_handler_ns: u64,
-    /// One idle-loop pass that found nothing.
-    pub idle_poll_ns: u64,
-    /// One-way wire latency.
-    pub wire_ns: u64,
+    /// The costs.
+    #[serde(flatten)]
+    pub costs: SimCosts,
     /// Names of the entries measured here (the others are the defaults).
     pub measured: Vec<String>,
 }
@@ -86,34 +69,13 @@ pub struct CostTable {
 impl CostTable {
     /// The simulator's cost table.
     pub fn costs(&self) -> SimCosts {
-        SimCosts {
-            packet_ns: self.packet_ns,
-            event_ns: self.event_ns,
-            app_dispatch_ns: self.app_dispatch_ns,
-            steal_ns: self.steal_ns,
-            remote_call_ns: self.remote_call_ns,
-            ipi_send_ns: self.ipi_send_ns,
-            ipi_latency_ns: self.ipi_latency_ns,
-            ipi_handler_ns: self.ipi_handler_ns,
-            idle_poll_ns: self.idle_poll_ns,
-            wire_ns: self.wire_ns,
-        }
+        self.costs
     }
 
     /// The sim's defaults, none measured.
     pub fn defaults() -> Self {
-        let d = SimCosts::default();
         CostTable {
-            packet_ns: d.packet_ns,
-            event_ns: d.event_ns,
-            app_dispatch_ns: d.app_dispatch_ns,
-            steal_ns: d.steal_ns,
-            remote_call_ns: d.remote_call_ns,
-            ipi_send_ns: d.ipi_send_ns,
-            ipi_latency_ns: d.ipi_latency_ns,
-            ipi_handler_ns: d.ipi_handler_ns,
-            idle_poll_ns: d.idle_poll_ns,
-            wire_ns: d.wire_ns,
+            costs: SimCosts::default(),
             measured: Vec::new(),
         }
     }
@@ -231,8 +193,8 @@ pub fn mailbox_signal_cost(round_trips: u64) -> u64 {
 /// Measures, writes the table and prints it.
 pub fn run(args: &CalibrateArgs) -> Result<(), CalibrateError> {
     let mut table = CostTable::defaults();
-    table.packet_ns = packet_cost(args.exchanges)?;
-    table.ipi_latency_ns = mailbox_signal_cost(20_000);
+    table.costs.packet_ns = packet_cost(args.exchanges)?;
+    table.costs.ipi_latency_ns = mailbox_signal_cost(20_000);
     table.measured = vec!["packet_ns".to_owned(), "ipi_latency_ns".to_owned()];
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| CalibrateError::Io {
@@ -251,7 +213,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CalibrateError> {
     println!(
         "measured on this machine: packet {} ns per frame through the netstack, mailbox signal {} ns one way; \
          steal, remote call, IPI send/handler, event, dispatch, idle poll: sim defaults (not measured)",
-        table.packet_ns, table.ipi_latency_ns
+        table.costs.packet_ns, table.costs.ipi_latency_ns
     );
     println!("wrote {}", args.out.display());
     Ok(())
@@ -278,7 +240,7 @@ mod tests {
         .unwrap();
         let table = load_costs(&out).unwrap();
         assert_eq!(table.measured, ["packet_ns", "ipi_latency_ns"]);
-        assert!(table.packet_ns > 0);
+        assert!(table.costs.packet_ns > 0);
         std::fs::write(&out, "{}").unwrap();
         assert!(matches!(
             load_costs(&out),

@@ -90,7 +90,7 @@ fn demo(args: &DemoArgs) -> Result<(), String> {
     println!();
     let comparison = simulated::compare(&Comparison {
         cores: SIM_CORES,
-        mean_us: SIM_MEAN_US,
+        service: ServiceDistribution::Exponential { mean: SIM_MEAN_US },
         loads: SIM_LOADS.to_vec(),
         modes: vec![
             SchedMode::Zygos,
@@ -99,6 +99,7 @@ fn demo(args: &DemoArgs) -> Result<(), String> {
         ],
         connections: 64,
         requests_per_connection: 100,
+        replications: 1,
         costs: SimCosts::default(),
     })
     .map_err(|e| format!("simulation: {e}"))?;

@@ -1,13 +1,17 @@
 //! The simulator's cost table: what each piece of runtime work costs in
 //! virtual time. The defaults are order-of-magnitude figures for a modern
-//! x86 core; the bench crate calibrates them with criterion on the real code
-//! and passes its own table. Figures from the simulator are always labelled
+//! x86 core; `zygos bench calibrate` measures them on the
+//! real code (the probes of [`super::calibration`], which bench's criterion
+//! benches run too) and writes them as JSON, which deserializes into this
+//! type. Figures from the simulator are always labelled
 //! simulated.
+
+use serde::{Deserialize, Serialize};
 
 use crate::platform::Work;
 
 /// Virtual-time costs, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimCosts {
     /// Network processing per received frame.
     pub packet_ns: u64,

@@ -17,6 +17,55 @@ pub enum ServiceTime {
     Fixed(u64),
     /// Exponentially distributed with this mean, in nanoseconds.
     Exponential(f64),
+    /// Two values (thesis §6.3.1's bimodal distributions): `long_ns` with
+    /// probability `long_probability`, else `short_ns`.
+    Bimodal {
+        /// The common, short service time, in nanoseconds.
+        short_ns: u64,
+        /// The rare, long service time, in nanoseconds.
+        long_ns: u64,
+        /// Probability of the long one.
+        long_probability: f64,
+    },
+}
+
+impl ServiceTime {
+    /// Draws one service time, in nanoseconds.
+    fn sample(&self, rng: &mut impl Rng) -> u64 {
+        match *self {
+            ServiceTime::Fixed(ns) => ns,
+            ServiceTime::Exponential(mean) => {
+                Exp::new(1.0 / mean.max(1.0)).map_or(mean, |exp| exp.sample(rng)) as u64
+            }
+            ServiceTime::Bimodal {
+                short_ns,
+                long_ns,
+                long_probability,
+            } => {
+                if rng.random_bool(long_probability.clamp(0.0, 1.0)) {
+                    long_ns
+                } else {
+                    short_ns
+                }
+            }
+        }
+    }
+
+    /// The mean service time, in nanoseconds.
+    pub fn mean_ns(&self) -> f64 {
+        match *self {
+            ServiceTime::Fixed(ns) => ns as f64,
+            ServiceTime::Exponential(mean) => mean,
+            ServiceTime::Bimodal {
+                short_ns,
+                long_ns,
+                long_probability,
+            } => {
+                let p = long_probability.clamp(0.0, 1.0);
+                (1.0 - p) * short_ns as f64 + p * long_ns as f64
+            }
+        }
+    }
 }
 
 /// How connections are spread over home cores (the NIC's RSS table).
@@ -132,12 +181,7 @@ impl Workload {
             let mut times = Vec::with_capacity(config.requests_per_connection);
             for id in 0..config.requests_per_connection as u64 {
                 time += gap.map_or(per_conn_mean, |gap| gap.sample(&mut rng));
-                let service_ns = match config.service {
-                    ServiceTime::Fixed(ns) => ns,
-                    ServiceTime::Exponential(mean) => Exp::new(1.0 / mean.max(1.0))
-                        .map_or(mean, |exp| exp.sample(&mut rng))
-                        as u64,
-                };
+                let service_ns = config.service.sample(&mut rng);
                 let split = rng
                     .random_bool(config.split_probability.clamp(0.0, 1.0))
                     .then(|| rng.random_range(1..REQUEST_LEN));
@@ -221,5 +265,25 @@ impl Checker {
                 partial.drain(..whole);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bimodal_draws_both_values_in_proportion_and_has_the_stated_mean() {
+        let service = ServiceTime::Bimodal {
+            short_ns: 5_000,
+            long_ns: 55_000,
+            long_probability: 0.1,
+        };
+        assert_eq!(service.mean_ns(), 10_000.0);
+        let mut rng = StdRng::seed_from_u64(3);
+        let draws: Vec<u64> = (0..20_000).map(|_| service.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|&ns| ns == 5_000 || ns == 55_000));
+        let long = draws.iter().filter(|&&ns| ns == 55_000).count() as f64 / 20_000.0;
+        assert!((0.09..0.11).contains(&long), "long fraction {long}");
     }
 }
