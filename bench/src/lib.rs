@@ -3,9 +3,10 @@
 //!
 //! Layers, bottom up: [`workload`] (service-time distributions and arrival
 //! processes), [`stats`] (the Lancet checks), [`queueing`] (ideal-model
-//! simulator and bounds), [`linux`] (baseline epoll servers), [`loadgen`]
-//! (open-loop generator over Linux sockets), [`sweep`] (load levels ×
-//! schedulers), [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
+//! simulator and bounds), [`linux`] (baseline epoll servers), [`protocol`]
+//! (what requests and responses look like), [`loadgen`] (open-loop
+//! generator over Linux sockets), [`sweep`] (load levels × schedulers),
+//! [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
 
 pub mod calibrate;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod linux;
 pub mod loadgen;
 pub mod output;
 pub mod plot;
+pub mod protocol;
 pub mod queueing;
 pub mod simulated;
 pub mod stats;

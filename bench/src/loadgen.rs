@@ -3,11 +3,17 @@
 //! process regardless of responses, spread over many connections each
 //! allowing a bounded pipeline of outstanding requests.
 //!
-//! One sender thread paces and writes requests of the synthetic protocol;
-//! one receiver thread waits on all connections (epoll), matches responses
-//! to requests in per-connection FIFO order and records each latency
-//! (from the write call to the response read) in an hdrhistogram and in
-//! transmission order for the statistics of [`crate::stats`]. The report
+//! The application protocol is pluggable ([`crate::protocol`]):
+//! [`run_load`] speaks the synthetic protocol, [`run_load_with`] any
+//! [`RequestGenerator`] and [`ResponseFramer`] (memcached, TPC-C...).
+//!
+//! One sender thread paces and writes the requests the generator makes;
+//! one receiver thread waits on all connections (epoll), cuts each
+//! connection's bytes into responses with the framer, matches them to
+//! requests in per-connection FIFO order and records each latency (from
+//! the write call to the response read) in an hdrhistogram, per request
+//! class, and in transmission order for the statistics of
+//! [`crate::stats`]. The report
 //! says N/A when the open loop broke (a request found every connection's
 //! pipeline full), the rate was missed, the achieved inter-arrivals do not
 //! fit the process, requests went unanswered, or the latency samples fail
@@ -16,11 +22,10 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dataplane::synthetic_protocol::{RESPONSE_LEN, Request, decode_response};
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -28,6 +33,10 @@ use serde::Serialize;
 
 use crate::linux::connection::write_all_nonblocking;
 use crate::linux::epoll::{Epoll, Ready, flags};
+use crate::protocol::{
+    FrameError, MAX_CLASSES, PendingRequest, RequestClass, RequestGenerator, ResponseFramer,
+    SyntheticRequests, SyntheticResponses,
+};
 use crate::stats::analysis::{
     LatencyAnalysis, analyze_latencies, check_exponential_gaps, check_fixed_gaps,
 };
@@ -51,7 +60,10 @@ pub struct LoadSpec {
     pub depth: usize,
     /// Arrival process, rate in requests per second.
     pub arrivals: ArrivalProcess,
-    /// Service times asked of the server, in µs.
+    /// Service times asked of the server, in µs, by the synthetic
+    /// protocol. Its mean also sets the latency budget (10 × mean) of
+    /// [`capacity_warning`](Self::capacity_warning): with another protocol
+    /// use a fixed distribution of a tenth of the latency SLO.
     pub service: ServiceDistribution,
     /// Measured period.
     pub duration: Duration,
@@ -129,7 +141,8 @@ pub enum LoadError {
     /// The configuration cannot be run.
     #[error("invalid load configuration: {0}")]
     Config(&'static str),
-    /// A response did not match the request at the head of its connection.
+    /// A response's echoed id did not match the request at the head of
+    /// its connection.
     #[error("response {got} on connection {connection}, expected {expected}")]
     OutOfOrder {
         /// Connection index.
@@ -138,6 +151,42 @@ pub enum LoadError {
         got: u64,
         /// Id expected.
         expected: u64,
+    },
+    /// The framer rejected a connection's bytes.
+    #[error("connection {connection}: {source}")]
+    Response {
+        /// Connection index.
+        connection: usize,
+        /// What the framer found.
+        source: FrameError,
+    },
+    /// The framer returned a length of 0 or beyond the received bytes.
+    #[error(
+        "connection {connection}: the framer returned a {len}-byte response of {received} bytes"
+    )]
+    FrameLength {
+        /// Connection index.
+        connection: usize,
+        /// The length returned.
+        len: usize,
+        /// Bytes it was given.
+        received: usize,
+    },
+    /// Bytes arrived on a connection with no request outstanding.
+    #[error("connection {connection}: {bytes} bytes received with no request outstanding")]
+    Unsolicited {
+        /// Connection index.
+        connection: usize,
+        /// Bytes received.
+        bytes: usize,
+    },
+    /// The request generator returned a class it does not name.
+    #[error("the request generator returned class {class} of {classes}")]
+    UnknownClass {
+        /// The class returned.
+        class: RequestClass,
+        /// How many it names.
+        classes: usize,
     },
     /// Every pipeline slot stayed full: the server stopped answering.
     #[error("no response for {waited:?} with every pipeline slot in use: the server stalled")]
@@ -163,6 +212,17 @@ pub struct HistogramSummary {
     pub p999: f64,
     /// Largest latency.
     pub max: f64,
+}
+
+/// Unchecked latencies of one request class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassLatency {
+    /// Class name (from [`RequestGenerator::class_names`]).
+    pub class: &'static str,
+    /// Measured requests of the class that were answered.
+    pub answered: u64,
+    /// Their percentiles, µs.
+    pub histogram: HistogramSummary,
 }
 
 /// What one run measured.
@@ -191,6 +251,9 @@ pub struct LoadReport {
     /// How late measured requests left after their scheduled time, µs
     /// (client bias: large values explain a failed inter-arrival check).
     pub send_lateness: HistogramSummary,
+    /// Unchecked percentiles per request class, in class order (empty
+    /// when the send log names no classes).
+    pub per_class: Vec<ClassLatency>,
 }
 
 impl LoadReport {
@@ -200,8 +263,15 @@ impl LoadReport {
     }
 }
 
-/// Requests in flight on one connection, oldest first: (id, send time ns).
-type InFlight = Mutex<VecDeque<(u64, u64)>>;
+/// A request in flight: id, class, send time (ns since the run started).
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    request: PendingRequest,
+    sent_ns: u64,
+}
+
+/// Requests in flight on one connection, oldest first.
+type InFlight = Mutex<VecDeque<Outstanding>>;
 
 struct Shared {
     streams: Vec<TcpStream>,
@@ -227,7 +297,7 @@ impl Shared {
 /// Per-response record of the receiver: (request id, latency ns).
 pub type Completion = (u64, u64);
 
-fn receive(shared: &Shared) -> Result<Vec<Completion>, LoadError> {
+fn receive(shared: &Shared, framer: &dyn ResponseFramer) -> Result<Vec<Completion>, LoadError> {
     let io_error = |what| move |source| LoadError::Io { what, source };
     let epoll = Epoll::new().map_err(io_error("epoll_create"))?;
     for (index, stream) in shared.streams.iter().enumerate() {
@@ -260,30 +330,59 @@ fn receive(shared: &Shared) -> Result<Vec<Completion>, LoadError> {
             let connection = event.token as usize;
             read_available(shared, connection, &mut buffers[connection])?;
             let buffer = &mut buffers[connection];
-            let whole = buffer.len() / RESPONSE_LEN * RESPONSE_LEN;
-            let now = shared.now_ns();
-            let mut queue = shared.in_flight[connection]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for response in buffer[..whole].chunks_exact(RESPONSE_LEN) {
-                let got = decode_response(response).unwrap_or(u64::MAX);
-                match queue.pop_front() {
-                    Some((expected, sent_ns)) if expected == got => {
-                        completions.push((got, now.saturating_sub(sent_ns)));
-                    }
-                    head => {
-                        return Err(LoadError::OutOfOrder {
-                            connection,
-                            got,
-                            expected: head.map_or(u64::MAX, |(id, _)| id),
-                        });
-                    }
-                }
-            }
-            drop(queue);
-            buffer.drain(..whole);
+            let consumed = match_responses(shared, framer, connection, buffer, &mut completions)?;
+            buffer.drain(..consumed);
         }
     }
+}
+
+/// Frames the complete responses at the start of `received` on
+/// `connection`, completes their requests (FIFO) and returns the bytes
+/// they took.
+fn match_responses(
+    shared: &Shared,
+    framer: &dyn ResponseFramer,
+    connection: usize,
+    received: &[u8],
+    completions: &mut Vec<Completion>,
+) -> Result<usize, LoadError> {
+    let now = shared.now_ns();
+    let mut queue = shared.in_flight[connection]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut consumed = 0;
+    while consumed < received.len() {
+        let rest = &received[consumed..];
+        let Some(&Outstanding { request, sent_ns }) = queue.front() else {
+            return Err(LoadError::Unsolicited {
+                connection,
+                bytes: rest.len(),
+            });
+        };
+        let frame = match framer.frame(request, rest) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(source) => return Err(LoadError::Response { connection, source }),
+        };
+        if frame.len == 0 || frame.len > rest.len() {
+            return Err(LoadError::FrameLength {
+                connection,
+                len: frame.len,
+                received: rest.len(),
+            });
+        }
+        if let Some(got) = frame.echoed_id.filter(|&got| got != request.id) {
+            return Err(LoadError::OutOfOrder {
+                connection,
+                got,
+                expected: request.id,
+            });
+        }
+        queue.pop_front();
+        completions.push((request.id, now.saturating_sub(sent_ns)));
+        consumed += frame.len;
+    }
+    Ok(consumed)
 }
 
 fn read_available(
@@ -339,7 +438,6 @@ fn free_connection(shared: &Shared, depth: usize, rng: &mut SmallRng) -> Option<
         .find(|&connection| shared.pending(connection) < depth)
 }
 
-/// Send-side outcome: send times (ns) and deferred count.
 /// What the sender did, for [`build_report`]. Request ids are indices:
 /// request `i` left at `send_ns[i]`.
 #[derive(Debug, Clone, Default)]
@@ -350,19 +448,28 @@ pub struct SendLog {
     pub lateness_ns: Vec<u64>,
     /// Requests that waited for a free pipeline slot.
     pub deferred: u64,
+    /// Names of the request classes (empty: no per-class report).
+    pub class_names: Vec<&'static str>,
+    /// Class of each request, an index into `class_names` (empty when
+    /// `class_names` is).
+    pub classes: Vec<u8>,
 }
 
-fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
+fn send(
+    shared: &Shared,
+    config: &LoadSpec,
+    generator: &mut dyn RequestGenerator,
+) -> Result<SendLog, LoadError> {
     // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
     // this thread's timer slack; no memory is passed.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let end_ns = (config.warmup + config.duration).as_nanos() as u64;
     let mut log = SendLog {
-        send_ns: Vec::new(),
-        lateness_ns: Vec::new(),
-        deferred: 0,
+        class_names: generator.class_names().to_vec(),
+        ..SendLog::default()
     };
+    let mut request = Vec::new();
     let mut scheduled = 0.0f64;
     let mut id = 0u64;
     loop {
@@ -370,7 +477,15 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
         if scheduled >= end_ns as f64 {
             return Ok(log);
         }
-        let service_ns = (config.service.sample(&mut rng) * 1e3).round() as u64;
+        request.clear();
+        let class = generator.next_request(&mut rng, id, &mut request);
+        let class_byte = u8::try_from(class)
+            .ok()
+            .filter(|_| class < log.class_names.len())
+            .ok_or(LoadError::UnknownClass {
+                class,
+                classes: log.class_names.len(),
+            })?;
         wait_until(shared, scheduled as u64, config.spin);
         let connection = match free_connection(shared, config.depth, &mut rng) {
             Some(connection) => connection,
@@ -388,12 +503,14 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
                 }
             }
         };
-        let request = Request { id, service_ns }.encode();
         let now = shared.now_ns();
         shared.in_flight[connection]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push_back((id, now));
+            .push_back(Outstanding {
+                request: PendingRequest { id, class },
+                sent_ns: now,
+            });
         write_all_nonblocking(&shared.streams[connection], &request).map_err(|source| {
             LoadError::Io {
                 what: "write",
@@ -403,6 +520,7 @@ fn send(shared: &Shared, config: &LoadSpec) -> Result<SendLog, LoadError> {
         shared.sent.store(id + 1, Ordering::Release);
         log.send_ns.push(now);
         log.lateness_ns.push(now.saturating_sub(scheduled as u64));
+        log.classes.push(class_byte);
         id += 1;
     }
 }
@@ -436,15 +554,35 @@ fn summarize(latencies_ns: &[u64]) -> HistogramSummary {
     }
 }
 
-/// Runs one open-loop measurement against the server at `addr`.
+/// Runs one open-loop measurement of the synthetic protocol (service
+/// times from `config.service`) against the server at `addr`.
 pub fn run_load(addr: SocketAddr, config: &LoadSpec) -> Result<LoadReport, LoadError> {
+    let mut generator = SyntheticRequests::new(config.service.clone());
+    run_load_with(addr, config, &mut generator, &SyntheticResponses)
+}
+
+/// Runs one open-loop measurement against the server at `addr`, sending
+/// the requests `generator` makes and cutting responses with `framer`.
+/// `config.service` only sizes the capacity warning here.
+pub fn run_load_with(
+    addr: SocketAddr,
+    config: &LoadSpec,
+    generator: &mut dyn RequestGenerator,
+    framer: &dyn ResponseFramer,
+) -> Result<LoadReport, LoadError> {
     if config.connections == 0 || config.depth == 0 {
         return Err(LoadError::Config("connections and depth must be positive"));
     }
     if !(config.arrivals.rate().is_finite() && config.arrivals.rate() > 0.0) {
         return Err(LoadError::Config("the rate must be positive"));
     }
-    let shared = Arc::new(Shared {
+    let classes = generator.class_names().len();
+    if classes == 0 || classes > MAX_CLASSES {
+        return Err(LoadError::Config(
+            "a request generator names between 1 and 256 classes",
+        ));
+    }
+    let shared = Shared {
         in_flight: (0..config.connections)
             .map(|_| InFlight::default())
             .collect(),
@@ -452,20 +590,21 @@ pub fn run_load(addr: SocketAddr, config: &LoadSpec) -> Result<LoadReport, LoadE
         start: Instant::now(),
         sending_done: AtomicBool::new(false),
         sent: AtomicU64::new(0),
-    });
-    let receiver = {
-        let shared = shared.clone();
-        std::thread::Builder::new()
+    };
+    let (sent, received) = std::thread::scope(|scope| {
+        let receiver = std::thread::Builder::new()
             .name("loadgen-rx".to_owned())
-            .spawn(move || receive(&shared))
+            .spawn_scoped(scope, || receive(&shared, framer))
             .map_err(|source| LoadError::Io {
                 what: "spawn",
                 source,
-            })?
-    };
-    let sent = send(&shared, config);
-    shared.sending_done.store(true, Ordering::Release);
-    let completions = receiver.join().map_err(|_| LoadError::Receiver)??;
+            })?;
+        let sent = send(&shared, config, generator);
+        shared.sending_done.store(true, Ordering::Release);
+        let received = receiver.join().map_err(|_| LoadError::Receiver);
+        Ok::<_, LoadError>((sent, received))
+    })?;
+    let completions = received??;
     let log = sent?;
     Ok(build_report(config, &log, completions))
 }
@@ -528,7 +667,9 @@ pub fn build_report(
     if let Some(reason) = failed_checks.first() {
         latency.percentiles = [(); 4].map(|_| Checked::NotAvailable(reason.clone()));
     }
+    let per_class = class_latencies(log, &completions, first_measured);
     LoadReport {
+        per_class,
         target_rps,
         achieved_rps,
         measured: measured_sends.len() as u64,
@@ -541,6 +682,37 @@ pub fn build_report(
         histogram: summarize(&measured),
         send_lateness: summarize(&log.lateness_ns[first_measured..]),
     }
+}
+
+/// Unchecked percentiles of each class's measured, answered requests;
+/// `completions` sorted by id.
+fn class_latencies(
+    log: &SendLog,
+    completions: &[Completion],
+    first_measured: usize,
+) -> Vec<ClassLatency> {
+    let mut by_class = vec![Vec::new(); log.class_names.len()];
+    for &(id, latency) in completions
+        .iter()
+        .filter(|&&(id, _)| id as usize >= first_measured)
+    {
+        if let Some(samples) = log
+            .classes
+            .get(id as usize)
+            .and_then(|&class| by_class.get_mut(class as usize))
+        {
+            samples.push(latency);
+        }
+    }
+    log.class_names
+        .iter()
+        .zip(by_class)
+        .map(|(&class, samples)| ClassLatency {
+            class,
+            answered: samples.len() as u64,
+            histogram: summarize(&samples),
+        })
+        .collect()
 }
 
 #[cfg(test)]
