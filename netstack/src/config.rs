@@ -67,6 +67,11 @@ pub struct StackConfig {
     /// Stack-generated frames (ARP and ICMP replies, UDP, RSTs) queued
     /// between two polls before further ones are dropped.
     pub control_queue_len: usize,
+    /// Verify the IPv4, TCP and UDP checksums of received frames. False
+    /// only where the device already verified them (receive checksum
+    /// offload) or the medium cannot corrupt frames (shared memory), as the
+    /// NIC's capabilities say. Outgoing checksums are always computed.
+    pub verify_rx_checksums: bool,
 }
 
 impl Default for StackConfig {
@@ -96,6 +101,7 @@ impl Default for StackConfig {
             arp_pending_limit: 64,
             udp_queue_len: 64,
             control_queue_len: 1024,
+            verify_rx_checksums: true,
         }
     }
 }

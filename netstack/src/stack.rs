@@ -183,7 +183,7 @@ impl Stack {
             return;
         }
         let header_len = usize::from(ip.header_len());
-        if !Sum::of(&payload[..header_len]).verifies() {
+        if self.config.verify_rx_checksums && !Sum::of(&payload[..header_len]).verifies() {
             self.stats.bad_checksum += 1;
             return;
         }
@@ -243,7 +243,8 @@ impl Stack {
             self.stats.malformed += 1;
             return;
         };
-        if udp.checksum() != 0
+        if self.config.verify_rx_checksums
+            && udp.checksum() != 0
             && !transport_verifies(
                 meta.src_ip,
                 meta.dst_ip,

@@ -197,3 +197,29 @@ fn unresolved_frames_are_dropped_after_retries() {
         }
     );
 }
+
+#[test]
+fn corrupt_tcp_segments_are_dropped_unless_the_device_verified_them() {
+    for verify in [true, false] {
+        let (mut client, mut server) = pair();
+        server.config.verify_rx_checksums = verify;
+        server.listen(80).unwrap();
+        // Resolve each other first, so the next frame is the SYN itself.
+        client.bind_udp(9).unwrap();
+        client
+            .send_udp(Instant::ZERO, 9, SocketAddrV4::new(PEER_IP, 9), b"hi")
+            .unwrap();
+        exchange(&mut client, &mut server, Instant::ZERO);
+        let before = server.stats().bad_checksum;
+        client
+            .connect(Instant::ZERO, SocketAddrV4::new(PEER_IP, 80))
+            .unwrap();
+        let mut syn = polled(&mut client).pop().unwrap();
+        syn[L4_OFFSET + 14] ^= 0x40; // the window field; checksum now wrong
+        server.handle_frame(Instant::ZERO, &syn);
+        let answers = polled(&mut server).len();
+        let bad = server.stats().bad_checksum - before;
+        let expected = if verify { (1, 0) } else { (0, 1) };
+        assert_eq!((bad, answers), expected, "verify_rx_checksums = {verify}");
+    }
+}

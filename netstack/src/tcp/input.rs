@@ -415,6 +415,8 @@ impl Tcb {
             0
         };
         self.tx.discard(data_acked);
+        // The send ring never holds bytes beyond its end.
+        self.tx.rewind_if_empty();
         self.tx_seq = self.tx_seq + data_acked;
         self.snd.una = ack;
         self.snd.nxt = self.snd.nxt.max(ack);

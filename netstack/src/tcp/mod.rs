@@ -80,14 +80,10 @@ impl TcpLayer {
 
     /// Keeps the block's wheel entry at or before its earliest deadline.
     fn reschedule(&mut self, id: ConnId) {
-        let Some(tcb) = self.table.get_mut(id) else {
+        let Some(deadline) = self.table.get(id).and_then(Tcb::next_deadline) else {
             return;
         };
-        let Some(deadline) = tcb.next_deadline() else {
-            return;
-        };
-        if tcb.wheel_deadline.is_none_or(|armed| deadline < armed) {
-            tcb.wheel_deadline = Some(deadline);
+        if self.table.arm_wheel(id, deadline) {
             self.wheel.insert(id, deadline);
         }
     }
@@ -272,6 +268,9 @@ impl Stack {
         let tcb = app_tcb(&mut self.tcp.table, conn)?;
         let before = tcb.window_to_advertise();
         let count = tcb.rx.pop(buf);
+        if tcb.ooo.is_empty() {
+            tcb.rx.rewind_if_empty();
+        }
         tcb.readable_signalled = false;
         if count == 0 && tcb.close_when_drained && tcb.rx.is_empty() {
             // End of stream read: the deferred graceful Closed (see
@@ -447,7 +446,9 @@ impl Stack {
             self.stats.malformed += 1;
             return;
         };
-        if !transport_verifies(meta.src_ip, meta.dst_ip, IpProtocol::Tcp, payload) {
+        if self.config.verify_rx_checksums
+            && !transport_verifies(meta.src_ip, meta.dst_ip, IpProtocol::Tcp, payload)
+        {
             self.stats.bad_checksum += 1;
             return;
         }
@@ -545,8 +546,10 @@ impl Stack {
             self.tcp.remove(id);
         } else {
             self.tcp.release_time_wait_buffers(id);
+            // The dirty pass of `tcp_poll` re-arms the wheel after output,
+            // so a delayed ACK armed by this segment and cancelled by the
+            // reply sent in the same poll never reaches the wheel.
             self.tcp.mark_dirty(id);
-            self.tcp.reschedule(id);
         }
     }
 
@@ -639,13 +642,12 @@ impl Stack {
         let mut due = std::mem::take(&mut self.tcp.due);
         self.tcp.wheel.advance(now, &mut due);
         for entry in due.drain(..) {
+            if !self.tcp.table.fire_wheel(entry.conn, entry.deadline) {
+                continue;
+            }
             let Some(tcb) = self.tcp.table.get_mut(entry.conn) else {
                 continue;
             };
-            if tcb.wheel_deadline != Some(entry.deadline) {
-                continue;
-            }
-            tcb.wheel_deadline = None;
             let mut cx = Ctx::new(
                 &self.config,
                 &mut self.stats,
@@ -702,7 +704,11 @@ impl Stack {
             if sink_full {
                 tcb.dirty = true;
                 self.tcp.dirty.push_front(id);
-                self.tcp.reschedule(id);
+                // The blocks left dirty keep their timers in the wheel.
+                for index in 0..self.tcp.dirty.len() {
+                    let waiting = self.tcp.dirty[index];
+                    self.tcp.reschedule(waiting);
+                }
                 break;
             }
             self.tcp.reschedule(id);

@@ -102,6 +102,17 @@ impl Ring {
         // of order) must keep their position.
     }
 
+    /// Moves an empty ring's head back to the start of its storage, so a
+    /// connection exchanging short messages keeps reusing the same few
+    /// cache lines and pages instead of sweeping the whole buffer (at 10k
+    /// connections every fresh line is a cache and TLB miss). Only for a
+    /// ring with no bytes parked beyond its end (see `discard`).
+    pub(crate) fn rewind_if_empty(&mut self) {
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+
     /// Copies and consumes up to `out.len()` bytes.
     pub(crate) fn pop(&mut self, out: &mut [u8]) -> usize {
         let count = self.peek(0, out);
@@ -164,5 +175,20 @@ mod tests {
             b"abclate",
             "parked bytes survive the ring emptying"
         );
+    }
+
+    #[test]
+    fn an_emptied_ring_rewinds_to_the_start_of_its_storage() {
+        let mut ring = Ring::with_storage(vec![0; 8]);
+        ring.push(b"abc");
+        ring.rewind_if_empty();
+        ring.discard(2);
+        ring.rewind_if_empty();
+        assert_eq!(ring.to_vec(), b"c", "a ring holding bytes keeps its head");
+        ring.discard(1);
+        ring.rewind_if_empty();
+        ring.push(b"wxyz");
+        assert_eq!(&ring.storage[..4], b"wxyz", "reused from the first byte");
+        assert_eq!(ring.to_vec(), b"wxyz");
     }
 }

@@ -8,6 +8,7 @@ use super::ring::Ring;
 use super::tcb::Tcb;
 use crate::event::ConnId;
 use crate::fast_hash::FastMap;
+use crate::time::Instant;
 
 /// Demultiplexing key: the remote address and port and our port (our
 /// address is the stack's own).
@@ -32,6 +33,11 @@ fn committed(len: usize) -> Vec<u8> {
 #[derive(Debug)]
 struct Slot {
     generation: u32,
+    /// Deadline of the block's live timer-wheel entry. Kept here, in the
+    /// dense slab rather than in the block, so the stale entries the wheel
+    /// fires (timers re-armed or cancelled since) are recognised without
+    /// touching the block: at 10k connections that is a cache miss saved.
+    wheel_deadline: Option<Instant>,
     tcb: Option<Box<Tcb>>,
 }
 
@@ -113,6 +119,7 @@ impl ConnTable {
             None => {
                 self.slots.push(Slot {
                     generation: 0,
+                    wheel_deadline: None,
                     tcb: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -120,6 +127,7 @@ impl ConnTable {
         };
         let entry = &mut self.slots[slot as usize];
         entry.tcb = Some(tcb);
+        entry.wheel_deadline = None;
         self.map.insert(key, slot);
         Ok(ConnId {
             slot,
@@ -155,6 +163,36 @@ impl ConnTable {
             return None;
         }
         slot.tcb.as_deref_mut()
+    }
+
+    fn live_slot(&mut self, id: ConnId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(id.slot as usize)
+            .filter(|slot| slot.generation == id.generation && slot.tcb.is_some())
+    }
+
+    /// Records `deadline` as the block's wheel entry when it is earlier than
+    /// the live one (or there is none); true when the caller must insert it.
+    pub(crate) fn arm_wheel(&mut self, id: ConnId, deadline: Instant) -> bool {
+        match self.live_slot(id) {
+            Some(slot) if slot.wheel_deadline.is_none_or(|armed| deadline < armed) => {
+                slot.wheel_deadline = Some(deadline);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a fired wheel entry is the block's live one (then the block
+    /// has none any more); false for stale entries and freed blocks.
+    pub(crate) fn fire_wheel(&mut self, id: ConnId, deadline: Instant) -> bool {
+        match self.live_slot(id) {
+            Some(slot) if slot.wheel_deadline == Some(deadline) => {
+                slot.wheel_deadline = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Removes a block (its handle becomes stale) and recycles its buffers.

@@ -179,8 +179,6 @@ pub(crate) struct Tcb {
     pub delack_deadline: Option<Instant>,
     pub persist_deadline: Option<Instant>,
     pub close_deadline: Option<Instant>,
-    /// Deadline of this block's live timer-wheel entry.
-    pub wheel_deadline: Option<Instant>,
 
     // Output requests.
     pub ack_now: bool,
@@ -262,7 +260,6 @@ impl Tcb {
             delack_deadline: None,
             persist_deadline: None,
             close_deadline: None,
-            wheel_deadline: None,
             ack_now: false,
             dup_acks_owed: 0,
             unacked_segments: 0,
