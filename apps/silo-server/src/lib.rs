@@ -10,6 +10,9 @@
 pub mod app;
 pub mod args;
 pub mod engine;
+pub mod linux;
+pub mod prediction;
+pub mod requests;
 pub mod standalone;
 pub mod tpcc;
 pub mod wire;
