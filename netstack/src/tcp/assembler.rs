@@ -24,6 +24,11 @@ impl Assembler {
         }
     }
 
+    /// Heap bytes of one assembler's range list.
+    pub(crate) const fn heap_bytes() -> usize {
+        (MAX_RANGES + 1) * size_of::<(u32, u32)>()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }

@@ -28,7 +28,7 @@ use self::output::{SynOffer, TCP_HEADER, write_rst};
 use self::seq::Seq;
 use self::table::{ConnTable, key};
 use self::tcb::{Ctx, State, Tcb, window_shift};
-use self::timer::{Entry, TimerWheel};
+use self::timer::TimerWheel;
 use crate::error::{ConnError, ConnectError, ListenError};
 use crate::event::ConnId;
 use crate::fast_hash::FastMap;
@@ -53,7 +53,6 @@ pub(crate) struct TcpLayer {
     dirty: VecDeque<ConnId>,
     arp_waiting: Vec<ConnId>,
     next_port: u16,
-    due: Vec<Entry>,
 }
 
 impl TcpLayer {
@@ -61,11 +60,10 @@ impl TcpLayer {
         TcpLayer {
             table: ConnTable::new(config.max_connections, config.rx_buffer, config.tx_buffer),
             listeners: FastMap::default(),
-            wheel: TimerWheel::new(Instant::ZERO),
+            wheel: TimerWheel::new(Instant::ZERO, config.max_connections.min(65_536)),
             dirty: VecDeque::with_capacity(config.max_connections.min(65_536)),
             arp_waiting: Vec::new(),
             next_port: config.ephemeral_ports_start,
-            due: Vec::new(),
         }
     }
 
@@ -83,7 +81,7 @@ impl TcpLayer {
         let Some(deadline) = self.table.get(id).and_then(Tcb::next_deadline) else {
             return;
         };
-        if self.table.arm_wheel(id, deadline) {
+        if self.wheel.armed(id).is_none_or(|armed| deadline < armed) {
             self.wheel.insert(id, deadline);
         }
     }
@@ -354,9 +352,13 @@ impl Stack {
         self.tcp.table.len()
     }
 
-    /// Bytes allocated per connection: buffers plus table overhead.
+    /// Bytes allocated per connection: buffers plus table and timer-wheel
+    /// overhead (the bound `rx_buffer`/`tx_buffer` configure).
     pub fn memory_per_connection(&self) -> usize {
-        self.config.rx_buffer + self.config.tx_buffer + ConnTable::overhead_per_connection()
+        self.config.rx_buffer
+            + self.config.tx_buffer
+            + ConnTable::overhead_per_connection()
+            + TimerWheel::bytes_per_connection()
     }
 
     /// SLO-aware flow control hook (thesis chapter 5): advertise this raw
@@ -639,26 +641,16 @@ impl Stack {
 
     /// Runs due timers, then writes the output of every dirty connection.
     pub(crate) fn tcp_poll(&mut self, now: Instant, tx: &mut impl FrameSink) -> Option<Instant> {
-        let mut due = std::mem::take(&mut self.tcp.due);
-        self.tcp.wheel.advance(now, &mut due);
-        for entry in due.drain(..) {
-            if !self.tcp.table.fire_wheel(entry.conn, entry.deadline) {
-                continue;
-            }
-            let Some(tcb) = self.tcp.table.get_mut(entry.conn) else {
+        self.tcp.wheel.advance(now);
+        while let Some(conn) = self.tcp.wheel.pop_expired() {
+            // A block freed since it was armed is gone (its handle is stale).
+            let Some(tcb) = self.tcp.table.get_mut(conn) else {
                 continue;
             };
-            let mut cx = Ctx::new(
-                &self.config,
-                &mut self.stats,
-                &mut self.events,
-                entry.conn,
-                now,
-            );
+            let mut cx = Ctx::new(&self.config, &mut self.stats, &mut self.events, conn, now);
             let verdict = tcb.on_timers(&mut cx);
-            self.apply_verdict(now, None, entry.conn, verdict);
+            self.apply_verdict(now, None, conn, verdict);
         }
-        self.tcp.due = due;
         let offer = self.syn_offer();
         while let Some(id) = self.tcp.dirty.pop_front() {
             let Some(tcb) = self.tcp.table.get_mut(id) else {

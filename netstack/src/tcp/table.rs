@@ -4,11 +4,11 @@
 
 use std::net::SocketAddrV4;
 
+use super::assembler::Assembler;
 use super::ring::Ring;
 use super::tcb::Tcb;
 use crate::event::ConnId;
 use crate::fast_hash::FastMap;
-use crate::time::Instant;
 
 /// Demultiplexing key: the remote address and port and our port (our
 /// address is the stack's own).
@@ -33,11 +33,6 @@ fn committed(len: usize) -> Vec<u8> {
 #[derive(Debug)]
 struct Slot {
     generation: u32,
-    /// Deadline of the block's live timer-wheel entry. Kept here, in the
-    /// dense slab rather than in the block, so the stale entries the wheel
-    /// fires (timers re-armed or cancelled since) are recognised without
-    /// touching the block: at 10k connections that is a cache miss saved.
-    wheel_deadline: Option<Instant>,
     tcb: Option<Box<Tcb>>,
 }
 
@@ -119,7 +114,6 @@ impl ConnTable {
             None => {
                 self.slots.push(Slot {
                     generation: 0,
-                    wheel_deadline: None,
                     tcb: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -127,7 +121,6 @@ impl ConnTable {
         };
         let entry = &mut self.slots[slot as usize];
         entry.tcb = Some(tcb);
-        entry.wheel_deadline = None;
         self.map.insert(key, slot);
         Ok(ConnId {
             slot,
@@ -165,36 +158,6 @@ impl ConnTable {
         slot.tcb.as_deref_mut()
     }
 
-    fn live_slot(&mut self, id: ConnId) -> Option<&mut Slot> {
-        self.slots
-            .get_mut(id.slot as usize)
-            .filter(|slot| slot.generation == id.generation && slot.tcb.is_some())
-    }
-
-    /// Records `deadline` as the block's wheel entry when it is earlier than
-    /// the live one (or there is none); true when the caller must insert it.
-    pub(crate) fn arm_wheel(&mut self, id: ConnId, deadline: Instant) -> bool {
-        match self.live_slot(id) {
-            Some(slot) if slot.wheel_deadline.is_none_or(|armed| deadline < armed) => {
-                slot.wheel_deadline = Some(deadline);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether a fired wheel entry is the block's live one (then the block
-    /// has none any more); false for stale entries and freed blocks.
-    pub(crate) fn fire_wheel(&mut self, id: ConnId, deadline: Instant) -> bool {
-        match self.live_slot(id) {
-            Some(slot) if slot.wheel_deadline == Some(deadline) => {
-                slot.wheel_deadline = None;
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Removes a block (its handle becomes stale) and recycles its buffers.
     pub(crate) fn remove(&mut self, id: ConnId) -> Option<Box<Tcb>> {
         let slot = self.slots.get_mut(id.slot as usize)?;
@@ -212,8 +175,13 @@ impl ConnTable {
     }
 
     /// Bytes held by the table's own structures per slot in use (slab slot,
-    /// boxed block, map entry), excluding the buffers.
+    /// boxed block with its reassembly ranges, map entry), excluding the
+    /// buffers.
     pub(crate) fn overhead_per_connection() -> usize {
-        size_of::<Slot>() + size_of::<Tcb>() + size_of::<(u64, u32)>() + size_of::<u64>()
+        size_of::<Slot>()
+            + size_of::<Tcb>()
+            + Assembler::heap_bytes()
+            + size_of::<(u64, u32)>()
+            + size_of::<u64>()
     }
 }
