@@ -5,7 +5,7 @@
 //! real-time signal ([`signal`]) sent with `tgkill` when the target is in
 //! application code (throttled by the board, about one per 4 µs).
 
-mod signal;
+pub(crate) mod signal;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};

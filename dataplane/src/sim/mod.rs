@@ -20,6 +20,7 @@
 //! connections for large scheduler-only sweeps ([`SimNetworkKind::Messages`]).
 //! Figures from the simulator are labelled simulated.
 
+pub mod calibration;
 mod costs;
 mod frames;
 pub(crate) mod net;
