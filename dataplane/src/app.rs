@@ -12,6 +12,8 @@
 //! service time is spent through [`Cpu::spin`], which busy-waits on real
 //! cores and advances the virtual clock in the simulator.
 
+use crate::payload::{Payload, PayloadPool};
+
 /// An event delivered to the application for one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppEvent {
@@ -21,8 +23,9 @@ pub enum AppEvent {
         local_port: u16,
     },
     /// Bytes received, in order (copied out of the stack on the home core
-    /// so that any core can run the application on them).
-    Data(Vec<u8>),
+    /// so that any core can run the application on them; the buffer goes
+    /// back to the home core's pool when dropped).
+    Data(Payload),
     /// The peer closed its sending side; no more data will arrive.
     PeerClosed,
     /// The connection is gone (closed or reset); its state is dropped after
@@ -34,44 +37,86 @@ pub enum AppEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
     /// Send these bytes, after every byte sent before on this connection.
-    Send(Vec<u8>),
+    Send(Payload),
     /// Close the connection once everything sent has been handed to TCP.
     Close,
 }
 
-/// The batch of calls made while handling one connection's events.
+/// The batch of calls made while handling one connection's events: the
+/// bytes to send, in order, in one buffer, then possibly a close.
+///
+/// Consecutive sends are one send of their concatenation, and nothing can
+/// be sent after a close, so this is every batch an application can make;
+/// it needs no allocation per batch (the buffer comes from the running
+/// core's pool). Sends made after the close are counted, not sent.
 #[derive(Debug, Default)]
 pub struct Calls {
-    calls: Vec<Call>,
+    data: Option<Payload>,
+    close: bool,
+    sends_after_close: u32,
+    pool: Option<PayloadPool>,
 }
 
 impl Calls {
+    /// An empty batch whose send buffer is drawn from `pool`.
+    pub fn pooled(pool: PayloadPool) -> Self {
+        Calls {
+            pool: Some(pool),
+            ..Calls::default()
+        }
+    }
+
     /// Queues `data` for sending.
     pub fn send(&mut self, data: &[u8]) {
-        match self.calls.last_mut() {
-            Some(Call::Send(pending)) => pending.extend_from_slice(data),
-            _ => self.calls.push(Call::Send(data.to_vec())),
+        if self.close {
+            self.sends_after_close += 1;
+            return;
         }
+        if data.is_empty() {
+            return;
+        }
+        let pool = &self.pool;
+        self.data
+            .get_or_insert_with(|| pool.as_ref().map(PayloadPool::take).unwrap_or_default())
+            .extend_from_slice(data);
     }
 
     /// Queues a close.
     pub fn close(&mut self) {
-        self.calls.push(Call::Close);
+        self.close = true;
     }
 
-    /// The calls queued so far, oldest first.
-    pub fn as_slice(&self) -> &[Call] {
-        &self.calls
+    /// The bytes to send (empty when none).
+    pub fn data(&self) -> &[u8] {
+        self.data.as_deref().unwrap_or_default()
+    }
+
+    /// Whether the batch ends with a close.
+    pub fn closes(&self) -> bool {
+        self.close
+    }
+
+    /// Sends made after the close, which are not executed.
+    pub fn sends_after_close(&self) -> u32 {
+        self.sends_after_close
+    }
+
+    /// Number of calls made: a send, a close, and the sends after it.
+    pub fn len(&self) -> usize {
+        usize::from(self.data.is_some()) + usize::from(self.close) + self.sends_after_close as usize
     }
 
     /// Whether no call was made.
     pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
+        self.len() == 0
     }
 
-    /// The calls, oldest first.
-    pub fn into_vec(self) -> Vec<Call> {
-        self.calls
+    /// The calls in execution order (a send, then a close).
+    pub fn into_vec(mut self) -> Vec<Call> {
+        let send = self.data.take().map(Call::Send);
+        send.into_iter()
+            .chain(self.close.then_some(Call::Close))
+            .collect()
     }
 }
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod counters;
 pub mod netstack_transport;
 pub mod nic;
+pub mod payload;
 pub mod platform;
 pub mod process;
 pub mod resteer;

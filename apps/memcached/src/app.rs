@@ -163,7 +163,7 @@ mod tests {
             deliver(
                 &app,
                 &mut conn,
-                AppEvent::Data(b"set k 0 2 1\r".to_vec()),
+                AppEvent::Data(b"set k 0 2 1\r".to_vec().into()),
                 &mut cpu
             )
             .is_empty()
@@ -171,32 +171,32 @@ mod tests {
         let calls = deliver(
             &app,
             &mut conn,
-            AppEvent::Data(b"\nv\r\nget k\r\n".to_vec()),
+            AppEvent::Data(b"\nv\r\nget k\r\n".to_vec().into()),
             &mut cpu,
         );
         assert_eq!(
             calls,
             vec![Call::Send(
-                b"STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n".to_vec()
+                b"STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n".to_vec().into()
             )]
         );
         cpu.0 = 3_000_000_000;
         let calls = deliver(
             &app,
             &mut conn,
-            AppEvent::Data(b"get k\r\nquit\r\n".to_vec()),
+            AppEvent::Data(b"get k\r\nquit\r\n".to_vec().into()),
             &mut cpu,
         );
         assert_eq!(
             calls,
-            vec![Call::Send(b"END\r\n".to_vec()), Call::Close],
+            vec![Call::Send(b"END\r\n".to_vec().into()), Call::Close],
             "expired by the core clock"
         );
         assert!(
             deliver(
                 &app,
                 &mut conn,
-                AppEvent::Data(b"get k\r\n".to_vec()),
+                AppEvent::Data(b"get k\r\n".to_vec().into()),
                 &mut cpu
             )
             .is_empty()
@@ -214,7 +214,7 @@ mod tests {
         deliver(
             &app,
             &mut conn,
-            AppEvent::Data(b"set k 0 0 4\r\nab".to_vec()),
+            AppEvent::Data(b"set k 0 0 4\r\nab".to_vec().into()),
             &mut cpu,
         );
         let stealer = Arc::clone(&app);
@@ -222,7 +222,7 @@ mod tests {
             let calls = deliver(
                 &stealer,
                 &mut conn,
-                AppEvent::Data(b"cd\r\nget k\r\n".to_vec()),
+                AppEvent::Data(b"cd\r\nget k\r\n".to_vec().into()),
                 &mut FakeCpu(0),
             );
             (conn, calls)
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(
             calls,
             vec![Call::Send(
-                b"STORED\r\nVALUE k 0 4\r\nabcd\r\nEND\r\n".to_vec()
+                b"STORED\r\nVALUE k 0 4\r\nabcd\r\nEND\r\n".to_vec().into()
             )]
         );
         drop(conn);
@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(
             calls,
             vec![
-                Call::Send(b"ERROR Too many open connections\r\n".to_vec()),
+                Call::Send(b"ERROR Too many open connections\r\n".to_vec().into()),
                 Call::Close
             ]
         );

@@ -164,10 +164,10 @@ mod tests {
         stream.extend(delivery(2));
         stream.extend(delivery(3));
         let (first, rest) = stream.split_at(25);
-        let calls = deliver(&app, &mut conn, AppEvent::Data(first.to_vec()));
+        let calls = deliver(&app, &mut conn, AppEvent::Data(first.into()));
         let got = responses(&calls);
         assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
-        let calls = deliver(&app, &mut conn, AppEvent::Data(rest.to_vec()));
+        let calls = deliver(&app, &mut conn, AppEvent::Data(rest.into()));
         let got = responses(&calls);
         assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3]);
         assert!(got.iter().all(|r| r.status == Status::Committed));
@@ -187,9 +187,9 @@ mod tests {
         let mut conn = app.open(7000);
         let mut stream = delivery(9);
         stream.extend_from_slice(&[3, 0, 0, 0, 1, 2, 3]);
-        let calls = deliver(&app, &mut conn, AppEvent::Data(stream));
+        let calls = deliver(&app, &mut conn, AppEvent::Data(stream.into()));
         assert_eq!(responses(&calls).len(), 1);
         assert_eq!(calls.last(), Some(&Call::Close));
-        assert!(deliver(&app, &mut conn, AppEvent::Data(delivery(10))).is_empty());
+        assert!(deliver(&app, &mut conn, AppEvent::Data(delivery(10).into())).is_empty());
     }
 }

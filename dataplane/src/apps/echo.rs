@@ -41,16 +41,16 @@ mod tests {
         Echo.open(7);
         for event in [
             AppEvent::Opened { local_port: 7 },
-            AppEvent::Data(b"ab".to_vec()),
-            AppEvent::Data(b"c".to_vec()),
+            AppEvent::Data(b"ab".to_vec().into()),
+            AppEvent::Data(b"c".to_vec().into()),
             AppEvent::PeerClosed,
             AppEvent::Closed,
         ] {
             Echo.on_event(&mut (), event, &mut calls, &mut NoCpu);
         }
         assert_eq!(
-            calls.as_slice(),
-            &[Call::Send(b"abc".to_vec()), Call::Close]
+            calls.into_vec(),
+            [Call::Send(b"abc".to_vec().into()), Call::Close]
         );
     }
 }

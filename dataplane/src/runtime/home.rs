@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use shuffle::{Claim, Home, RemoteReceiver};
 
-use crate::app::{App, AppEvent, Call};
+use crate::app::{App, AppEvent, Calls};
 use crate::counters::CoreCounters;
 use crate::nic::MAX_BURST;
+use crate::payload::{Payload, PayloadPool};
 use crate::platform::{CorePlatform, Work};
 use crate::transport::{NetEvent, Transport};
 
@@ -24,7 +25,7 @@ pub(crate) type AppClaim<C, S> = Claim<C, AppEvent, S>;
 /// releases the claim, so the connection's replies stay in order.
 pub(crate) struct RemoteBatch<C, S> {
     pub(crate) claim: AppClaim<C, S>,
-    pub(crate) calls: Vec<Call>,
+    pub(crate) calls: Calls,
     pub(crate) closed: bool,
 }
 
@@ -38,12 +39,19 @@ struct Backlog {
 /// Largest read per `recv` call.
 const RECV_CHUNK: usize = 16 * 1024;
 
+/// Idle buffers a core's payload pool keeps: enough for the events and
+/// replies of every connection in flight at once on a busy core, at most
+/// 16 MiB parked per core (buffers of up to `MAX_RETAINED_CAPACITY`).
+pub(crate) const POOLED_PAYLOADS: usize = 1024;
+
 pub(crate) struct HomeNet<T: Transport, S> {
     pub(crate) index: usize,
     pub(crate) transport: T,
     pub(crate) shuffle: Home<T::Conn, AppEvent, S>,
     pub(crate) remote_rx: RemoteReceiver<RemoteBatch<T::Conn, S>>,
     pub(crate) counters: Arc<CoreCounters>,
+    /// Buffers of received bytes and of replies made on this core.
+    pub(crate) payloads: PayloadPool,
     backlog: HashMap<T::Conn, Backlog>,
     recv_buf: Vec<u8>,
     /// Reused buffer of the remote batches being executed.
@@ -64,6 +72,7 @@ impl<T: Transport, S> HomeNet<T, S> {
             shuffle,
             remote_rx,
             counters,
+            payloads: PayloadPool::new(POOLED_PAYLOADS),
             backlog: HashMap::new(),
             recv_buf: vec![0; RECV_CHUNK],
             remote_batches: Vec::new(),
@@ -155,8 +164,8 @@ impl<T: Transport, S> HomeNet<T, S> {
     }
 
     /// Copies every byte waiting on `conn` out of the stack.
-    fn read_all(&mut self, conn: T::Conn) -> Option<Vec<u8>> {
-        let mut bytes = Vec::new();
+    fn read_all(&mut self, conn: T::Conn) -> Option<Payload> {
+        let mut bytes = self.payloads.take();
         while let Ok(n @ 1..) = self.transport.recv(conn, &mut self.recv_buf) {
             bytes.extend_from_slice(&self.recv_buf[..n]);
         }
@@ -165,11 +174,9 @@ impl<T: Transport, S> HomeNet<T, S> {
 
     /// Executes the calls of a finished batch on this (home) core, then ends
     /// the claim; a connection whose batch saw `Closed` is forgotten.
-    pub(crate) fn complete(&mut self, claim: AppClaim<T::Conn, S>, calls: Vec<Call>, closed: bool) {
+    pub(crate) fn complete(&mut self, claim: AppClaim<T::Conn, S>, calls: Calls, closed: bool) {
         let conn = claim.key();
-        for call in calls {
-            self.execute(conn, call);
-        }
+        self.execute(conn, &calls);
         if let Err(error) = self.shuffle.release(claim) {
             tracing::warn!(core = self.index, ?conn, %error, "release failed");
             return;
@@ -179,19 +186,22 @@ impl<T: Transport, S> HomeNet<T, S> {
         }
     }
 
-    fn execute(&mut self, conn: T::Conn, call: Call) {
-        let outcome = match call {
-            Call::Send(data) => self.send(conn, &data),
-            Call::Close => match self.backlog.get_mut(&conn) {
+    /// Executes a batch's calls: its bytes, then its close.
+    fn execute(&mut self, conn: T::Conn, calls: &Calls) {
+        let dropped = u64::from(calls.sends_after_close());
+        let mut failed = !calls.data().is_empty() && self.send(conn, calls.data()).is_err();
+        if calls.closes() {
+            failed |= match self.backlog.get_mut(&conn) {
                 Some(backlog) => {
                     backlog.close = true;
-                    Ok(())
+                    false
                 }
-                None => self.transport.close(conn),
-            },
-        };
-        if outcome.is_err() {
-            CoreCounters::bump(&self.counters.dropped_calls, 1);
+                None => self.transport.close(conn).is_err(),
+            };
+        }
+        let dropped = dropped + u64::from(failed);
+        if dropped > 0 {
+            CoreCounters::bump(&self.counters.dropped_calls, dropped);
         }
     }
 

@@ -185,7 +185,7 @@ impl<T: Transport, A: App> Core<T, A> {
         p.board().set_in_app(index, true);
         p.charge(Work::AppDispatch);
         CoreCounters::bump(&self.net.counters.app_runs, 1);
-        let mut calls = Calls::default();
+        let mut calls = Calls::pooled(self.net.payloads.clone());
         let mut closed = false;
         let mut cpu = AppCpu::new(&mut self.net, &*self.app, p);
         let (events, state) = claim.split();
@@ -205,16 +205,18 @@ impl<T: Transport, A: App> Core<T, A> {
     fn complete_inflight(&mut self, p: &mut impl CorePlatform) -> u64 {
         let index = self.net.index;
         let mut done = 0;
+        // Taken and put back so that its capacity is reused.
+        let mut finished = std::mem::take(&mut self.inflight);
         for InFlight {
             claim,
             calls,
             closed,
-        } in std::mem::take(&mut self.inflight)
+        } in finished.drain(..)
         {
             done += 1;
             let home = claim.home();
             if home == index {
-                self.net.complete(claim, calls.into_vec(), closed);
+                self.net.complete(claim, calls, closed);
                 continue;
             }
             let Some(peer) = self.peers.get(home) else {
@@ -222,7 +224,7 @@ impl<T: Transport, A: App> Core<T, A> {
             };
             peer.remote.push(RemoteBatch {
                 claim,
-                calls: calls.into_vec(),
+                calls,
                 closed,
             });
             CoreCounters::bump(&self.net.counters.remote_batches_sent, 1);
@@ -230,6 +232,7 @@ impl<T: Transport, A: App> Core<T, A> {
                 self.send_ipi(home, p);
             }
         }
+        self.inflight = finished;
         p.board().set_in_app(index, false);
         done
     }
