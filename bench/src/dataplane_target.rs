@@ -23,7 +23,7 @@ use dataplane::apps::Synthetic;
 use dataplane::client::SyntheticClient;
 use dataplane::nic::NicSpec;
 use dataplane::nic::shm::{PortConfig, ShmError, ShmNic, ShmQueue};
-use dataplane::run::{BuiltinApp, Dataplane, PlatformKind, RunArgs, RunError, mac_for};
+use dataplane::run::{Dataplane, DataplaneArgs, RunError, mac_for};
 use dataplane::sched::SchedMode;
 use netstack::StackConfig;
 use rand::rngs::SmallRng;
@@ -136,16 +136,11 @@ pub fn measure(
     }
     let name = unique_nic_name();
     let dataplane = Dataplane::start(
-        &RunArgs {
-            app: BuiltinApp::Synthetic,
+        &DataplaneArgs {
             cores,
             sched: mode,
             batch: PARTITIONED_BATCH,
-            platform: PlatformKind::Process,
-            nic: NicSpec::Shm(name.clone()),
-            ip: SERVER_IP,
-            netmask_len: 24,
-            port: PORT,
+            ..DataplaneArgs::new(NicSpec::Shm(name.clone()), SERVER_IP, PORT)
         },
         Synthetic,
     )?;

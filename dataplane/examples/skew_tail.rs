@@ -15,7 +15,7 @@ use dataplane::apps::Synthetic;
 use dataplane::client::SyntheticClient;
 use dataplane::nic::shm::{PortConfig, ShmNic};
 use dataplane::nic::{FlowSteering, INDIRECTION_ENTRIES, NicSpec};
-use dataplane::run::{BuiltinApp, Dataplane, PlatformKind, RunArgs, mac_for};
+use dataplane::run::{Dataplane, DataplaneArgs, mac_for};
 use dataplane::sched::SchedMode;
 use dataplane::sim::{ServiceTime, SimConfig, Steering, WorkloadConfig, simulate};
 use netstack::StackConfig;
@@ -43,16 +43,10 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 fn measure(mode: SchedMode, seconds: f64, load: f64) -> Result<(), Box<dyn std::error::Error>> {
     let name = format!("skew-{}-{mode}", std::process::id());
-    let args = RunArgs {
-        app: BuiltinApp::Synthetic,
+    let args = DataplaneArgs {
         cores: 2,
         sched: mode,
-        batch: 64,
-        platform: PlatformKind::Process,
-        nic: NicSpec::Shm(name.clone()),
-        ip: SERVER_IP,
-        netmask_len: 24,
-        port: PORT,
+        ..DataplaneArgs::new(NicSpec::Shm(name.clone()), SERVER_IP, PORT)
     };
     let dataplane = Dataplane::start(&args, Synthetic)?;
     let mut peer = ShmNic::attach(

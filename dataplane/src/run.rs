@@ -1,10 +1,11 @@
-//! The `zygos run` entry point: builds a dataplane from a [`RunArgs`]
+//! The `zygos run` entry point: builds a dataplane from a [`DataplaneArgs`]
 //! (NIC, one netstack instance per core listening on the service port, the
 //! scheduler, the process platform), serves until SIGINT or SIGTERM, and
 //! prints each core's counters.
 //!
-//! Applications from other crates plug in with [`Dataplane::start`]; the
-//! built-in ones are chosen by name ([`BuiltinApp`]). A test or a harness
+//! Applications from other crates plug in with [`Dataplane::start`] and
+//! flatten [`DataplaneArgs`] into their own command line; the built-in ones
+//! are chosen by name ([`BuiltinApp`], [`RunArgs`]). A test or a harness
 //! that stops the dataplane itself uses [`Dataplane::start`] and
 //! [`Dataplane::stop`]; the CLI calls [`cli`].
 
@@ -45,24 +46,32 @@ pub enum PlatformKind {
     Vmx,
 }
 
-/// Arguments of `zygos run`.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "zygos run", about = "Serve an application as a dataplane")]
-pub struct RunArgs {
-    /// The application to serve.
-    #[arg(value_enum)]
-    pub app: BuiltinApp,
+/// Cores of a dataplane unless `--cores` says otherwise.
+pub const DEFAULT_CORES: usize = 1;
+/// Batch bound B of the partitioned mode unless `--batch` says otherwise.
+pub const DEFAULT_BATCH: usize = 64;
+/// Prefix length of the dataplane's subnet unless `--netmask-len` says
+/// otherwise.
+pub const DEFAULT_NETMASK_LEN: u8 = 24;
+
+/// The dataplane's flags, shared by every `zygos run` command: the built-in
+/// applications' [`RunArgs`] and the other crates' applications
+/// `#[command(flatten)]` it. `--port` has no default here; a command whose
+/// application has a conventional port gives it one (and a short name) with
+/// `#[command(mut_arg("port", ...))]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct DataplaneArgs {
     /// Number of dataplane cores (one NIC queue each).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_CORES)]
     pub cores: usize,
     /// Scheduling mode.
-    #[arg(long, value_enum, default_value_t = SchedMode::Zygos)]
+    #[arg(long, value_enum, default_value_t = SchedMode::default())]
     pub sched: SchedMode,
     /// Batch bound B of the partitioned mode.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
     /// Platform.
-    #[arg(long, value_enum, default_value_t = PlatformKind::Process)]
+    #[arg(long, value_enum, default_value_t = PlatformKind::default())]
     pub platform: PlatformKind,
     /// NIC: shm:NAME or tap:NAME.
     #[arg(long)]
@@ -71,11 +80,40 @@ pub struct RunArgs {
     #[arg(long)]
     pub ip: Ipv4Addr,
     /// Prefix length of the dataplane's subnet.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = DEFAULT_NETMASK_LEN)]
     pub netmask_len: u8,
     /// TCP port the application listens on.
     #[arg(long)]
     pub port: u16,
+}
+
+impl DataplaneArgs {
+    /// A dataplane serving `port` at `ip` on `nic`, every other setting at
+    /// its flag's default (set the fields to change them).
+    pub fn new(nic: NicSpec, ip: Ipv4Addr, port: u16) -> DataplaneArgs {
+        DataplaneArgs {
+            cores: DEFAULT_CORES,
+            sched: SchedMode::default(),
+            batch: DEFAULT_BATCH,
+            platform: PlatformKind::default(),
+            nic,
+            ip,
+            netmask_len: DEFAULT_NETMASK_LEN,
+            port,
+        }
+    }
+}
+
+/// Arguments of `zygos run` for a built-in application.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "zygos run", about = "Serve an application as a dataplane")]
+pub struct RunArgs {
+    /// The application to serve.
+    #[arg(value_enum)]
+    pub app: BuiltinApp,
+    /// Where and how it is served.
+    #[command(flatten)]
+    pub dataplane: DataplaneArgs,
 }
 
 /// Why a dataplane could not run.
@@ -142,7 +180,7 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
 impl Dataplane {
     /// Opens the NIC, builds one listening stack per core and starts the
     /// cores serving `app`.
-    pub fn start<A: App>(args: &RunArgs, app: A) -> Result<Dataplane, RunError> {
+    pub fn start<A: App>(args: &DataplaneArgs, app: A) -> Result<Dataplane, RunError> {
         if args.cores == 0 {
             return Err(RunError::NoCores);
         }
@@ -249,7 +287,7 @@ fn wait_for(set: &libc::sigset_t) -> Result<i32, RunError> {
 }
 
 /// Runs `app` until SIGINT or SIGTERM, then prints each core's counters.
-pub fn run_until_signal<A: App>(args: &RunArgs, app: A) -> Result<RunReport, RunError> {
+pub fn run_until_signal<A: App>(args: &DataplaneArgs, app: A) -> Result<RunReport, RunError> {
     let set = block_termination();
     let dataplane = Dataplane::start(args, app)?;
     let signal = wait_for(&set)?;
@@ -268,8 +306,8 @@ pub fn run_until_signal<A: App>(args: &RunArgs, app: A) -> Result<RunReport, Run
 /// Runs a built-in application as described by `args`.
 pub fn run(args: &RunArgs) -> Result<RunReport, RunError> {
     match args.app {
-        BuiltinApp::Echo => run_until_signal(args, Echo),
-        BuiltinApp::Synthetic => run_until_signal(args, Synthetic),
+        BuiltinApp::Echo => run_until_signal(&args.dataplane, Echo),
+        BuiltinApp::Synthetic => run_until_signal(&args.dataplane, Synthetic),
     }
 }
 

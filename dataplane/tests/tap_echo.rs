@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use dataplane::apps::Echo;
 use dataplane::nic::NicSpec;
-use dataplane::run::{BuiltinApp, Dataplane, PlatformKind, RunArgs};
-use dataplane::sched::SchedMode;
+use dataplane::run::{Dataplane, DataplaneArgs};
 
 const KERNEL_CIDR: &str = "10.201.0.1/24";
 const DATAPLANE_IP: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
@@ -120,16 +119,9 @@ fn linux_clients_get_their_bytes_echoed_by_two_cores_over_tap() {
     }
     let namespace = Namespace::new();
     let tap = format!("zyrt{}", std::process::id() % 100_000);
-    let args = RunArgs {
-        app: BuiltinApp::Echo,
+    let args = DataplaneArgs {
         cores: 2,
-        sched: SchedMode::Zygos,
-        batch: 64,
-        platform: PlatformKind::Process,
-        nic: NicSpec::Tap(tap.clone()),
-        ip: DATAPLANE_IP,
-        netmask_len: 24,
-        port: PORT,
+        ..DataplaneArgs::new(NicSpec::Tap(tap.clone()), DATAPLANE_IP, PORT)
     };
     let dataplane = namespace
         .thread(move || Dataplane::start(&args, Echo))

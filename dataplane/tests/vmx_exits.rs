@@ -13,17 +13,17 @@
 //! 0, a data path that exits does so per request or per batch, and the
 //! per-core report names every forwarded syscall by number.
 
-mod vmx_common;
+mod shm_common;
 
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 use dataplane::apps::Synthetic;
 use dataplane::client::SyntheticClient;
-use dataplane::run::{BuiltinApp, Dataplane, PlatformKind};
+use dataplane::run::{Dataplane, PlatformKind};
 use dataplane::sched::SchedMode;
 use dataplane::vmx_platform::CoreExits;
-use vmx_common::{PORT, SERVER_IP, args, attach_client, client_config, kvm_or_skip};
+use shm_common::{PORT, SERVER_IP, args, attach_client, client_config, kvm_or_skip};
 
 const CONNECTIONS: usize = 16;
 const DEPTH: u64 = 4;
@@ -74,7 +74,7 @@ fn answered(client: &SyntheticClient) -> u64 {
 
 fn measure(platform: PlatformKind) -> Window {
     let name = format!("vmx-exits-{}-{platform:?}", std::process::id());
-    let args = args(BuiltinApp::Synthetic, platform, SchedMode::Zygos, &name);
+    let args = args(platform, SchedMode::Zygos, &name);
     let dataplane = Dataplane::start(&args, Synthetic).unwrap();
     let mut queue = attach_client(&name, false);
     let mut client =

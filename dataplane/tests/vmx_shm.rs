@@ -11,20 +11,19 @@
 //!
 //! Without a usable /dev/kvm both print "skipped: <reason>".
 
-mod vmx_common;
+mod shm_common;
 
 use std::net::SocketAddrV4;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dataplane::apps::{Echo, Synthetic};
-use dataplane::client::SyntheticClient;
 use dataplane::nic::shm::ShmQueue;
 use dataplane::nic::{MAX_BURST, NicQueue};
-use dataplane::run::{BuiltinApp, Dataplane, PlatformKind, RunReport};
+use dataplane::run::{Dataplane, PlatformKind, RunReport};
 use dataplane::sched::SchedMode;
 use netstack::{ConnId, Event, FrameSink, Stack};
-use vmx_common::{PORT, SERVER_IP, args, attach_client, client_config, kvm_or_skip};
+use shm_common::{PORT, PipelinedLoad, SERVER_IP, args, attach_client, client_config, kvm_or_skip};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -79,7 +78,7 @@ fn echo_in_vcpus_returns_every_byte_in_order() {
         return;
     }
     let name = format!("vmx-echo-{}", std::process::id());
-    let args = args(BuiltinApp::Echo, PlatformKind::Vmx, SchedMode::Zygos, &name);
+    let args = args(PlatformKind::Vmx, SchedMode::Zygos, &name);
     let dataplane = Dataplane::start(&args, Echo).unwrap();
     let mut queue = attach_client(&name, false);
     let mut stack = Stack::new(client_config()).unwrap();
@@ -143,10 +142,13 @@ fn echo_in_vcpus_returns_every_byte_in_order() {
     assert_vcpus_healthy(&report);
 }
 
-const CONNECTIONS: usize = 24;
-const REQUESTS: u64 = 100;
-const DEPTH: u64 = 4;
-const SERVICE_NS: u64 = 20_000;
+const SYNTHETIC_LOAD: PipelinedLoad = PipelinedLoad {
+    connections: 24,
+    requests: 100,
+    depth: 4,
+    service_ns: 20_000,
+    deadline: DEADLINE,
+};
 
 #[test]
 fn synthetic_in_vcpus_steals_and_answers_every_request_in_order() {
@@ -155,41 +157,12 @@ fn synthetic_in_vcpus_steals_and_answers_every_request_in_order() {
         return;
     }
     let name = format!("vmx-syn-{}", std::process::id());
-    let args = args(
-        BuiltinApp::Synthetic,
-        PlatformKind::Vmx,
-        SchedMode::Zygos,
-        &name,
-    );
+    let args = args(PlatformKind::Vmx, SchedMode::Zygos, &name);
     let dataplane = Dataplane::start(&args, Synthetic).unwrap();
-    let mut queue = attach_client(&name, true);
-    let mut client =
-        SyntheticClient::new(client_config(), SocketAddrV4::new(SERVER_IP, PORT)).unwrap();
-    let epoch = Instant::now();
-    let now = || epoch.elapsed().as_nanos() as u64;
-    for _ in 0..CONNECTIONS {
-        client.open(now()).unwrap();
-    }
-    while client.conns().iter().any(|c| c.answered < REQUESTS) && epoch.elapsed() < DEADLINE {
-        for conn in 0..CONNECTIONS {
-            let state = &client.conns()[conn];
-            if state.connected && state.sent < REQUESTS && state.outstanding() < DEPTH {
-                client.submit(conn, SERVICE_NS, now());
-            }
-        }
-        client.step(now(), &mut queue);
-        std::thread::yield_now();
-    }
+    let client = SYNTHETIC_LOAD.run(&mut attach_client(&name, true));
     let report = dataplane.stop().unwrap();
+    SYNTHETIC_LOAD.assert_all_answered_in_order(&client, &report);
     let total = report.total();
-    for (i, conn) in client.conns().iter().enumerate() {
-        assert_eq!(
-            conn.answered, REQUESTS,
-            "connection {i} unanswered ({total})"
-        );
-        assert_eq!(conn.out_of_order, 0, "connection {i} out of order");
-        assert!(!conn.failed, "connection {i} reset");
-    }
     assert_eq!(report.per_core[1].packets, 0, "RSS sent frames to core 1");
     assert!(report.per_core[1].steals > 0, "core 1 never stole: {total}");
     assert!(report.per_core[0].remote_syscalls > 0, "{total}");

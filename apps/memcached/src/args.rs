@@ -1,15 +1,10 @@
 //! `zygos run memcached ...`: memcached's own flags (`-m`, `-c`, `-I`,
 //! `-p`, with memcached's long names and limits) plus the dataplane's.
 
-use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dataplane::nic::NicSpec;
-use dataplane::run::{
-    BuiltinApp, Dataplane, PlatformKind, RunArgs, RunError, RunReport, run_until_signal,
-};
-use dataplane::sched::SchedMode;
+use dataplane::run::{Dataplane, DataplaneArgs, RunError, RunReport, run_until_signal};
 
 use crate::app::MemcachedApp;
 use crate::server::ServerConfig;
@@ -19,7 +14,9 @@ use crate::store::StoreConfig;
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "zygos run memcached",
-    about = "Serve memcached (text and binary protocols) as a dataplane"
+    about = "Serve memcached (text and binary protocols) as a dataplane",
+    // memcached's own spelling and default of the port flag.
+    mut_arg("port", |port| port.short('p').default_value("11211").required(false))
 )]
 pub struct MemcachedArgs {
     /// Item memory in megabytes.
@@ -31,30 +28,9 @@ pub struct MemcachedArgs {
     /// Largest item: bytes, or with a k or m suffix (memcached's -I).
     #[arg(short = 'I', long = "max-item-size", default_value = "1m", value_parser = parse_size)]
     pub item_size_max: usize,
-    /// TCP port.
-    #[arg(short = 'p', long = "port", default_value_t = 11211)]
-    pub port: u16,
-    /// Number of dataplane cores (one NIC queue each).
-    #[arg(long, default_value_t = 1)]
-    pub cores: usize,
-    /// Scheduling mode.
-    #[arg(long, value_enum, default_value_t = SchedMode::Zygos)]
-    pub sched: SchedMode,
-    /// Batch bound B of the partitioned mode.
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Platform.
-    #[arg(long, value_enum, default_value_t = PlatformKind::Process)]
-    pub platform: PlatformKind,
-    /// NIC: shm:NAME or tap:NAME.
-    #[arg(long)]
-    pub nic: NicSpec,
-    /// The dataplane's IPv4 address.
-    #[arg(long)]
-    pub ip: Ipv4Addr,
-    /// Prefix length of the dataplane's subnet.
-    #[arg(long, default_value_t = 24)]
-    pub netmask_len: u8,
+    /// The dataplane serving it (`-p`/`--port` included).
+    #[command(flatten)]
+    pub dataplane: DataplaneArgs,
 }
 
 /// Arguments memcached itself would refuse.
@@ -123,39 +99,22 @@ impl MemcachedArgs {
                 item_size_max: self.item_size_max,
             },
             max_connections: self.max_connections,
-            port: self.port,
-            threads: self.cores,
+            port: self.dataplane.port,
+            threads: self.dataplane.cores,
         })
-    }
-
-    /// The dataplane settings. [`Dataplane::start`] takes the application
-    /// value separately and does not read `RunArgs::app`, which names only
-    /// the built-in applications; it is set to a placeholder.
-    pub fn run_args(&self) -> RunArgs {
-        RunArgs {
-            app: BuiltinApp::Echo,
-            cores: self.cores,
-            sched: self.sched,
-            batch: self.batch,
-            platform: self.platform,
-            nic: self.nic.clone(),
-            ip: self.ip,
-            netmask_len: self.netmask_len,
-            port: self.port,
-        }
     }
 
     /// Starts the dataplane serving memcached; stop it with
     /// [`Dataplane::stop`].
     pub fn start(&self) -> Result<Dataplane, MemcachedRunError> {
         let app = MemcachedApp::new(self.server_config()?);
-        Ok(Dataplane::start(&self.run_args(), app)?)
+        Ok(Dataplane::start(&self.dataplane, app)?)
     }
 
     /// Serves until SIGINT or SIGTERM.
     pub fn run(&self) -> Result<RunReport, MemcachedRunError> {
         let app = MemcachedApp::new(self.server_config()?);
-        Ok(run_until_signal(&self.run_args(), app)?)
+        Ok(run_until_signal(&self.dataplane, app)?)
     }
 }
 
@@ -206,7 +165,7 @@ mod tests {
             (config.max_connections, config.port, config.threads),
             (10, 11311, 2)
         );
-        assert_eq!(args.run_args().port, 11311);
+        assert_eq!(args.dataplane.port, 11311);
         let defaults = parse("run --nic shm:x --ip 10.0.0.1")
             .expect("valid")
             .server_config()
@@ -215,15 +174,21 @@ mod tests {
             (
                 defaults.store.memory_limit,
                 defaults.store.item_size_max,
-                defaults.max_connections
+                defaults.max_connections,
+                defaults.port
             ),
-            (64 << 20, 1 << 20, 1024)
+            (64 << 20, 1 << 20, 1024, 11211)
         );
         let long = parse("run --memory-limit 8 --max-item-size 512k --conn-limit 3 --port 1 --nic shm:x --ip 10.0.0.1").expect("valid");
         assert_eq!(
             long.server_config().expect("valid").store.item_size_max,
             512 << 10
         );
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <MemcachedArgs as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]

@@ -1,16 +1,11 @@
 //! `zygos run silo ...`: loads a TPC-C database of W warehouses and serves
 //! it over the wire protocol ([`crate::wire`]) as a dataplane.
 
-use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use dataplane::nic::NicSpec;
-use dataplane::run::{
-    BuiltinApp, Dataplane, PlatformKind, RunArgs, RunError, RunReport, run_until_signal,
-};
-use dataplane::sched::SchedMode;
+use dataplane::run::{Dataplane, DataplaneArgs, RunError, RunReport, run_until_signal};
 
 use crate::app::SiloApp;
 use crate::engine::LoadError;
@@ -20,7 +15,8 @@ use crate::tpcc::{Scale, Tpcc};
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "zygos run silo",
-    about = "Serve a Silo TPC-C database (one transaction per request) as a dataplane"
+    about = "Serve a Silo TPC-C database (one transaction per request) as a dataplane",
+    mut_arg("port", |port| port.default_value("7070").required(false))
 )]
 pub struct SiloArgs {
     /// Number of warehouses W.
@@ -35,30 +31,9 @@ pub struct SiloArgs {
     /// Seed of the loader.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// TCP port.
-    #[arg(long, default_value_t = 7070)]
-    pub port: u16,
-    /// Number of dataplane cores (one NIC queue each).
-    #[arg(long, default_value_t = 1)]
-    pub cores: usize,
-    /// Scheduling mode.
-    #[arg(long, value_enum, default_value_t = SchedMode::Zygos)]
-    pub sched: SchedMode,
-    /// Batch bound B of the partitioned mode.
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Platform.
-    #[arg(long, value_enum, default_value_t = PlatformKind::Process)]
-    pub platform: PlatformKind,
-    /// NIC: shm:NAME or tap:NAME.
-    #[arg(long)]
-    pub nic: NicSpec,
-    /// The dataplane's IPv4 address.
-    #[arg(long)]
-    pub ip: Ipv4Addr,
-    /// Prefix length of the dataplane's subnet.
-    #[arg(long, default_value_t = 24)]
-    pub netmask_len: u8,
+    /// The dataplane serving it (`--port` included).
+    #[command(flatten)]
+    pub dataplane: DataplaneArgs,
 }
 
 /// Why `zygos run silo` failed.
@@ -82,22 +57,6 @@ impl SiloArgs {
         }
     }
 
-    /// The dataplane settings ([`Dataplane::start`] takes the application
-    /// separately; `app` names only built-in ones and is a placeholder).
-    pub fn run_args(&self) -> RunArgs {
-        RunArgs {
-            app: BuiltinApp::Echo,
-            cores: self.cores,
-            sched: self.sched,
-            batch: self.batch,
-            platform: self.platform,
-            nic: self.nic.clone(),
-            ip: self.ip,
-            netmask_len: self.netmask_len,
-            port: self.port,
-        }
-    }
-
     fn app(&self) -> Result<SiloApp, LoadError> {
         Ok(SiloApp::new(Arc::new(Tpcc::load(self.scale(), self.seed)?)))
     }
@@ -105,12 +64,12 @@ impl SiloArgs {
     /// Loads the database and starts serving it; stop with
     /// [`Dataplane::stop`].
     pub fn start(&self) -> Result<Dataplane, SiloRunError> {
-        Ok(Dataplane::start(&self.run_args(), self.app()?)?)
+        Ok(Dataplane::start(&self.dataplane, self.app()?)?)
     }
 
     /// Loads the database and serves it until SIGINT or SIGTERM.
     pub fn run(&self) -> Result<RunReport, SiloRunError> {
-        Ok(run_until_signal(&self.run_args(), self.app()?)?)
+        Ok(run_until_signal(&self.dataplane, self.app()?)?)
     }
 }
 
@@ -148,8 +107,12 @@ mod tests {
     fn defaults_are_the_spec_population() {
         let args = parse("run --warehouses 4 --nic shm:x --ip 10.0.0.1 --cores 2").unwrap();
         assert_eq!(args.scale(), Scale::spec(4));
-        let run = args.run_args();
-        assert_eq!((run.cores, run.port), (2, 7070));
+        assert_eq!((args.dataplane.cores, args.dataplane.port), (2, 7070));
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <SiloArgs as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]

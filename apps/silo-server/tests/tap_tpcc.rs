@@ -167,9 +167,8 @@ fn linux_clients_run_tpcc_against_two_dataplane_cores_over_tap() {
     ]);
     let tpcc = Arc::new(Tpcc::load(args.scale(), args.seed).expect("load"));
     let app = SiloApp::new(Arc::clone(&tpcc));
-    let run_args = args.run_args();
     let dataplane = netns
-        .spawn(move || Dataplane::start(&run_args, app))
+        .spawn(move || Dataplane::start(&args.dataplane, app))
         .join()
         .expect("start thread")
         .expect("dataplane start");

@@ -20,18 +20,41 @@ fn the_documented_command_line_parses() {
     .unwrap();
     assert_eq!(args.app, BuiltinApp::Echo);
     assert_eq!(
-        (args.cores, args.sched, args.port),
-        (2, SchedMode::ZygosNoipi, 7)
+        args.dataplane,
+        DataplaneArgs {
+            cores: 2,
+            sched: SchedMode::ZygosNoipi,
+            ..DataplaneArgs::new(NicSpec::Shm("x1".into()), Ipv4Addr::new(10, 0, 0, 1), 7)
+        }
     );
-    assert_eq!(args.nic, NicSpec::Shm("x1".into()));
     assert!(parse("memcached --nic shm:x --ip 10.0.0.1 --port 7").is_err());
+    assert!(
+        parse("echo --nic shm:x --ip 10.0.0.1").is_err(),
+        "--port has no default"
+    );
     assert!(parse("echo --nic eth0 --ip 10.0.0.1 --port 7").is_err());
     assert!(parse("echo --nic shm:x --ip 10.0.0.1 --port 7 --sched ix").is_err());
 }
 
 #[test]
+fn the_command_line_is_well_formed() {
+    <RunArgs as clap::CommandFactory>::command().debug_assert();
+}
+
+#[test]
+fn the_constructor_sets_what_the_flags_default_to() {
+    let parsed = parse("synthetic --nic tap:t0 --ip 10.1.2.3 --port 80").unwrap();
+    assert_eq!(
+        parsed.dataplane,
+        DataplaneArgs::new(NicSpec::Tap("t0".into()), Ipv4Addr::new(10, 1, 2, 3), 80)
+    );
+}
+
+#[test]
 fn unsupported_set_ups_are_refused_with_a_reason() {
-    let mut args = parse("echo --nic shm:never-created --ip 10.0.0.1 --port 7").unwrap();
+    let mut args = parse("echo --nic shm:never-created --ip 10.0.0.1 --port 7")
+        .unwrap()
+        .dataplane;
     args.cores = 0;
     assert!(matches!(
         Dataplane::start(&args, Echo),
@@ -64,7 +87,7 @@ fn sigterm_stops_the_dataplane_and_reports_every_core() {
             unsafe { libc::syscall(libc::SYS_gettid) } as i32,
             Ordering::Release,
         );
-        let report = run_until_signal(&args, Synthetic);
+        let report = run_until_signal(&args.dataplane, Synthetic);
         let _ = done_tx.send(());
         report
     });

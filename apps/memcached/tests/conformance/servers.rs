@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dataplane::nic::NicSpec;
-use dataplane::run::PlatformKind;
-use dataplane::sched::SchedMode;
+use dataplane::run::DataplaneArgs;
 use memcached::args::MemcachedArgs;
 use memcached::protocol::Flow;
 use memcached::server::{Admission, Server, ServerConfig};
@@ -79,14 +78,10 @@ pub fn dataplane_args(options: Options, cores: usize, nic: NicSpec, ip: Ipv4Addr
         memory_mb: options.memory_mb,
         max_connections: options.max_connections,
         item_size_max: 1 << 20,
-        port: PORT,
-        cores,
-        sched: SchedMode::Zygos,
-        batch: 64,
-        platform: PlatformKind::Process,
-        nic,
-        ip,
-        netmask_len: 24,
+        dataplane: DataplaneArgs {
+            cores,
+            ..DataplaneArgs::new(nic, ip, PORT)
+        },
     }
 }
 
