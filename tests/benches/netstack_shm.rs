@@ -17,8 +17,10 @@
 //! Two threads, wall time (needs two otherwise idle cores to mean anything):
 //! - `netstack_shm_64B/rtt_1_outstanding`: client on the benchmark thread,
 //!   server on its own; one request at a time: µs per round trip.
-//! - `netstack_shm_64B/throughput_32_outstanding`: 32 connections with one
-//!   request each in flight; elements/s = requests/s the pair sustains.
+//! - `netstack_shm_64B/throughput_32_outstanding`: 32 connections, each
+//!   keeping one request in flight (a response is answered at once with the
+//!   next request on its connection, so client and server cores work at the
+//!   same time); elements/s = requests/s the server core sustains.
 //!
 //! `cargo bench -p zygos-tests --bench netstack_shm`.
 
@@ -45,6 +47,7 @@ const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 31, 0, 1);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 31, 0, 2);
 const PORT: u16 = 7;
 const OUTSTANDING: usize = 32;
+const REQUEST: [u8; 64] = [0x42; 64];
 
 struct QueueSink<'a>(&'a mut ShmQueue);
 
@@ -63,6 +66,17 @@ fn back_off(idle: &mut u32) {
     } else {
         std::thread::yield_now();
     }
+}
+
+/// What a client waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Await {
+    /// Connections established.
+    Handshakes,
+    /// Responses.
+    Responses,
+    /// Responses, each answered with the next request on its connection.
+    ResendingResponses,
 }
 
 /// One dataplane core: its stack on its queue.
@@ -126,9 +140,10 @@ impl Core {
     }
 
     /// One pass of the client: receive, count the 64-byte responses and
-    /// the connections established, transmit; returns (frames received,
-    /// responses, connections established).
-    fn collect(&mut self) -> (usize, usize, usize) {
+    /// the connections established (with `resend`, send a new request for
+    /// each response on its connection), transmit; returns (frames
+    /// received, responses, connections established).
+    fn collect(&mut self, resend: bool) -> (usize, usize, usize) {
         let received = self.receive();
         let (mut responses, mut connected) = (0, 0);
         while let Some(event) = self.stack.pop_event() {
@@ -137,6 +152,9 @@ impl Core {
                     let n = self.stack.recv(conn, &mut self.buf).unwrap();
                     assert_eq!(n % 64, 0);
                     responses += n / 64;
+                    for _ in 0..if resend { n / 64 } else { 0 } {
+                        self.stack.send(conn, &REQUEST).unwrap();
+                    }
                 }
                 Event::Connected(_) => connected += 1,
                 _ => {}
@@ -147,9 +165,9 @@ impl Core {
     }
 
     /// Transmits what was queued, then passes until `wanted` responses
-    /// (or, with `handshakes`, connections) arrived; `server` is Some when
-    /// the server is stepped on this same thread.
-    fn await_peer(&mut self, mut server: Option<&mut Core>, mut wanted: usize, handshakes: bool) {
+    /// (or, with [`Await::Handshakes`], connections) arrived; `server` is
+    /// Some when the server is stepped on this same thread.
+    fn await_peer(&mut self, mut server: Option<&mut Core>, mut wanted: usize, what: Await) {
         self.transmit();
         let deadline = WallClock::now() + Duration::from_secs(10);
         let mut idle = 0;
@@ -158,8 +176,11 @@ impl Core {
             if let Some(server) = server.as_deref_mut() {
                 server.serve_echo();
             }
-            let (received, responses, connected) = self.collect();
-            wanted -= if handshakes { connected } else { responses };
+            let (received, responses, connected) = self.collect(what == Await::ResendingResponses);
+            wanted = wanted.saturating_sub(match what {
+                Await::Handshakes => connected,
+                Await::Responses | Await::ResendingResponses => responses,
+            });
             if received == 0 && server.is_none() {
                 back_off(&mut idle);
             }
@@ -169,9 +190,9 @@ impl Core {
     /// Sends one 64-byte request on each of `conns` and waits for the echoes.
     fn round_trips(&mut self, server: Option<&mut Core>, conns: &[ConnId]) {
         for conn in conns {
-            self.stack.send(*conn, &[0x42; 64]).unwrap();
+            self.stack.send(*conn, &REQUEST).unwrap();
         }
-        self.await_peer(server, conns.len(), false);
+        self.await_peer(server, conns.len(), Await::Responses);
     }
 
     /// Opens `count` connections to the server and waits for them.
@@ -180,7 +201,7 @@ impl Core {
         let conns = (0..count)
             .map(|_| self.stack.connect(self.now, to).unwrap())
             .collect();
-        self.await_peer(server, count, true);
+        self.await_peer(server, count, Await::Handshakes);
         conns
     }
 }
@@ -229,7 +250,7 @@ fn shm_same_thread(c: &mut Criterion<ThreadCpuTime>) {
             let mut server_time = 0;
             for _ in 0..iterations {
                 for conn in &conns {
-                    client.stack.send(*conn, &[0x42; 64]).unwrap();
+                    client.stack.send(*conn, &REQUEST).unwrap();
                 }
                 client.transmit();
                 let mut received = 0;
@@ -238,7 +259,7 @@ fn shm_same_thread(c: &mut Criterion<ThreadCpuTime>) {
                     received += server.serve_echo();
                     server_time += ThreadCpuTime.end(start);
                 }
-                client.await_peer(None, OUTSTANDING, false);
+                client.await_peer(None, OUTSTANDING, Await::Responses);
             }
             server_time
         })
@@ -268,11 +289,18 @@ fn shm_two_threads(c: &mut Criterion) {
     group.bench_function("rtt_1_outstanding", |b| {
         b.iter(|| client.round_trips(None, &conns[..1]))
     });
+    // Every connection keeps one request in flight: a response is answered
+    // at once with the next request, so both cores work at the same time.
+    for conn in &conns {
+        client.stack.send(*conn, &REQUEST).unwrap();
+    }
+    client.transmit();
     group.throughput(Throughput::Elements(OUTSTANDING as u64));
     group.bench_function("throughput_32_outstanding", |b| {
-        b.iter(|| client.round_trips(None, &conns))
+        b.iter(|| client.await_peer(None, OUTSTANDING, Await::ResendingResponses))
     });
     group.finish();
+    client.await_peer(None, OUTSTANDING, Await::Responses);
     stop.store(true, Ordering::Relaxed);
     server_thread.join().unwrap();
 }

@@ -210,8 +210,8 @@ impl Stack {
         let id = self
             .tcp
             .table
-            .insert(key, Box::new(tcb))
-            .map_err(|_| ImportError::TableFull)?;
+            .insert(key, tcb)
+            .ok_or(ImportError::TableFull)?;
         if unread && let Some(tcb) = self.tcp.table.get_mut(id) {
             tcb.readable_signalled = true;
             self.events.push_back(Event::Readable(id));

@@ -103,7 +103,7 @@ impl TcpLayer {
     }
 
     /// Removes a block, releasing its listener's backlog slot.
-    fn remove(&mut self, id: ConnId) -> Option<Box<Tcb>> {
+    fn remove(&mut self, id: ConnId) -> Option<Tcb> {
         let tcb = self.table.remove(id)?;
         if tcb.state == State::SynReceived
             && let Some(listener) = tcb.listener.and_then(|port| self.listeners.get_mut(&port))
@@ -217,8 +217,8 @@ impl Stack {
         let id = self
             .tcp
             .table
-            .insert(key(local_port, remote), Box::new(tcb))
-            .map_err(|_| ConnectError::TableFull)?;
+            .insert(key(local_port, remote), tcb)
+            .ok_or(ConnectError::TableFull)?;
         self.tcp.mark_dirty(id);
         Ok(id)
     }
@@ -607,18 +607,14 @@ impl Stack {
         tcb.peer_raw_window = seg.window;
         // CRAB: echo the Connection Redirect option on our SYN-ACK.
         tcb.crab = seg.options.crab_redirect;
-        match self.tcp.table.insert(key(port, remote), Box::new(tcb)) {
-            Ok(id) => {
+        match self.tcp.table.insert(key(port, remote), tcb) {
+            Some(id) => {
                 if let Some(listener) = self.tcp.listeners.get_mut(&port) {
                     listener.half_open += 1;
                 }
                 self.tcp.mark_dirty(id);
             }
-            Err(tcb) => {
-                let tcb = *tcb;
-                self.tcp.table.recycle(tcb.rx, tcb.tx);
-                self.stats.tcp_syn_dropped += 1;
-            }
+            None => self.stats.tcp_syn_dropped += 1,
         }
     }
 
