@@ -8,8 +8,10 @@
 //!
 //! A point is simulated [`Comparison::replications`] times with different
 //! seeds; its p99 is the median of the replications' p99s, with the
-//! distribution-free interval of [`replicated_p99`].
+//! distribution-free interval of [`replicated_p99`]. [`agreement`] checks
+//! the simulator's prediction against a real run of the same sweep.
 
+pub mod agreement;
 mod replication;
 
 use dataplane::sched::SchedMode;

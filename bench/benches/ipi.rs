@@ -1,0 +1,49 @@
+//! IPIs on the process platform, on the probes `zygos bench calibrate`
+//! times for the sim's cost table (`dataplane::sim::calibration`):
+//!
+//! - `ipi/mailbox_one_way`: a post to the IpiBoard mailbox seen by a
+//!   thread polling it on another CPU (half a round trip);
+//! - `ipi/signal_latency`: `tgkill` of the IPI signal to a spinning thread
+//!   until its handler has run;
+//! - `ipi/signal_send`: the sender's post and `tgkill` (`ipi_send_ns`);
+//! - `ipi/signal_handler`: delivering the signal to the calling thread,
+//!   the handler and the return, less a `tgkill` delivering nothing
+//!   (`ipi_handler_ns`).
+//!
+//! `cargo bench -p bench --bench ipi`. The two-thread figures need two
+//! otherwise idle CPUs; calibrate keeps their median operation instead.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn benches`.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use dataplane::sim::calibration::{MailboxProbe, SignalProbe, total};
+
+fn ipi(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ipi");
+    group.bench_function("mailbox_one_way", |b| {
+        b.iter_custom(|n| {
+            let one_way = MailboxProbe.measure(n).expect("the partner thread stalled");
+            // Samples are per round trip: scale to `n` one-way signals.
+            total(&one_way).mul_f64(n as f64 / one_way.len().max(1) as f64)
+        })
+    });
+    group.bench_function("signal_latency", |b| {
+        b.iter_custom(|n| {
+            let times = SignalProbe.measure_latency(n).expect("IPI signal");
+            assert_eq!(times.latency_ns.len() as u64, n, "a signal was lost");
+            total(&times.latency_ns)
+        })
+    });
+    group.bench_function("signal_send", |b| {
+        b.iter_custom(|n| total(&SignalProbe.measure_latency(n).expect("IPI signal").send_ns))
+    });
+    group.bench_function("signal_handler", |b| {
+        b.iter_custom(|n| SignalProbe.measure_handler(n).unwrap_or(Duration::ZERO))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ipi);
+criterion_main!(benches);
