@@ -11,6 +11,7 @@ pub mod app;
 pub mod args;
 pub mod engine;
 pub mod linux;
+pub mod networked;
 pub mod prediction;
 pub mod requests;
 pub mod standalone;

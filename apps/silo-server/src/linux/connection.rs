@@ -54,9 +54,6 @@ impl LinuxConn {
     pub(super) fn serve_available(&mut self, app: &SiloApp, cpu: &mut ThreadCpu) -> Progress {
         let mut chunk = [0u8; 4096];
         loop {
-            // `into` converts to the dataplane's payload type (a plain
-            // `Vec` on builds before its buffer pool).
-            #[allow(clippy::useless_conversion)]
             let event = match self.stream.read(&mut chunk) {
                 Ok(0) => AppEvent::PeerClosed,
                 Ok(read) => AppEvent::Data(chunk[..read].to_vec().into()),

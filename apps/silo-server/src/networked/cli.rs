@@ -1,0 +1,352 @@
+//! The arguments of `zygos bench silo` and its entry point.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bench::linux::LinuxScheduler;
+use dataplane::sched::SchedMode;
+use dataplane::sim::SimCosts;
+use serde::Serialize;
+
+use super::report::{self, NetworkedResult};
+use super::servers::ServerKind;
+use super::sweep::{SweepPlan, sweep_server};
+use super::topology::{Topology, TopologyError};
+use crate::prediction::{self, PredictionError, PredictionPlan};
+use crate::standalone::{StandaloneArgs, StandaloneError, run_standalone};
+use crate::tpcc::Scale;
+
+/// Arguments of `zygos bench silo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SiloBenchArgs {
+    /// Server cores: dataplane cores (core i pinned to CPU i) or Linux
+    /// server threads (pinned alike). 2 by default: stealing needs two
+    /// cores, and this machine has two CPUs, so the load generator shares
+    /// them (the output says so).
+    #[arg(long, default_value_t = 2)]
+    pub cores: usize,
+    /// Warehouses loaded for each server.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub warehouses: u32,
+    /// Items loaded (spec: 100000).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub items: u32,
+    /// Customers per district (spec: 3000).
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(1..=3_000))]
+    pub customers: u32,
+    /// SLO on the p99 latency, µs (the thesis' 1000).
+    #[arg(long, default_value_t = 1000.0)]
+    pub slo_us: f64,
+    /// First offered rate, TPS.
+    #[arg(long, default_value_t = 2000.0)]
+    pub start_tps: f64,
+    /// Factor between offered rates.
+    #[arg(long, default_value_t = 1.3)]
+    pub step: f64,
+    /// Most rate steps per server.
+    #[arg(long, default_value_t = 12)]
+    pub max_steps: usize,
+    /// Bisection steps after a server's first SLO miss.
+    #[arg(long, default_value_t = 2)]
+    pub refine_steps: usize,
+    /// Generator connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Outstanding requests allowed per connection.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// Measured time per point, ms (plus a 10% warm-up).
+    #[arg(long, default_value_t = 1000)]
+    pub duration_ms: u64,
+    /// Seed of the loader and the request stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Servers to sweep: zygos, zygos-noipi, partitioned, linux-floating,
+    /// linux-partitioned.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "zygos,partitioned,linux-floating"
+    )]
+    pub servers: Vec<String>,
+    /// Directory of the JSON results.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Only the SIMULATED prediction (no root needed).
+    #[arg(long, conflicts_with = "no_predict")]
+    pub predict_only: bool,
+    /// Skip the SIMULATED prediction.
+    #[arg(long)]
+    pub no_predict: bool,
+    /// Simulated cores of the prediction.
+    #[arg(long, default_value_t = 16)]
+    pub sim_cores: usize,
+    /// Service times for the prediction: a CSV written by
+    /// `zygos bench silo-standalone --service-times-out` (default: measure
+    /// them now with a one-thread standalone run).
+    #[arg(long)]
+    pub service_times: Option<PathBuf>,
+    /// Length of that standalone run, s.
+    #[arg(long, default_value_t = 3)]
+    pub standalone_secs: u64,
+    /// The sim's cost table (`zygos bench calibrate`); default: built-in.
+    #[arg(long)]
+    pub costs: Option<PathBuf>,
+    /// Requests per simulated connection (4 connections per core).
+    #[arg(long, default_value_t = 200)]
+    pub sim_requests: usize,
+}
+
+/// Why `zygos bench silo` failed.
+#[derive(Debug, thiserror::Error)]
+enum SiloBenchError {
+    #[error(
+        "the networked comparison needs root (network namespaces, veth, TAP); run as root, or pass --predict-only"
+    )]
+    NotRoot,
+    #[error("{0}")]
+    Arguments(String),
+    #[error("network set-up: {0}")]
+    Topology(#[from] TopologyError),
+    #[error("measuring the service times: {0}")]
+    Standalone(#[from] StandaloneError),
+    #[error("prediction: {0}")]
+    Prediction(#[from] PredictionError),
+    #[error("cost table: {0}")]
+    Costs(String),
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn parse_server(name: &str) -> Result<ServerKind, SiloBenchError> {
+    if let Ok(mode) = name.parse::<SchedMode>() {
+        return Ok(ServerKind::Dataplane(mode));
+    }
+    name.parse::<LinuxScheduler>()
+        .map(ServerKind::Linux)
+        .map_err(|_| {
+            SiloBenchError::Arguments(format!(
+                "unknown server {name:?}: zygos, zygos-noipi, partitioned, linux-floating, linux-partitioned"
+            ))
+        })
+}
+
+impl SiloBenchArgs {
+    fn scale(&self) -> Scale {
+        Scale {
+            warehouses: self.warehouses,
+            items: self.items,
+            customers_per_district: self.customers,
+        }
+    }
+
+    fn plan(&self) -> Result<SweepPlan, SiloBenchError> {
+        let positive = |value: f64| value.is_finite() && value > 0.0;
+        if self.cores == 0 || self.connections == 0 || self.depth == 0 || self.duration_ms == 0 {
+            return Err(SiloBenchError::Arguments(
+                "--cores, --connections, --depth and --duration-ms must be at least 1".into(),
+            ));
+        }
+        if !(positive(self.slo_us) && positive(self.start_tps) && self.step > 1.0) {
+            return Err(SiloBenchError::Arguments(
+                "--slo-us and --start-tps must be positive and --step above 1".into(),
+            ));
+        }
+        Ok(SweepPlan {
+            cores: self.cores,
+            scale: self.scale(),
+            slo_us: self.slo_us,
+            start_tps: self.start_tps,
+            step: self.step,
+            max_steps: self.max_steps,
+            refine_steps: self.refine_steps,
+            connections: self.connections,
+            depth: self.depth,
+            duration: Duration::from_millis(self.duration_ms),
+            seed: self.seed,
+        })
+    }
+
+    /// Where the client and the server run, and why.
+    fn cpu_layout(&self) -> String {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let servers = format!(
+            "server core/thread i pinned to CPU i (of {cpus}); the load generator (sender + \
+             receiver threads, root namespace) and the kernel's TCP, veth and TAP processing"
+        );
+        if self.cores >= cpus {
+            format!(
+                "{servers} share those CPUs: this machine has {cpus} CPUs and stealing needs at \
+                 least 2 server cores, so every figure includes the client's CPU use"
+            )
+        } else {
+            format!("{servers} also run on the remaining CPUs, unpinned")
+        }
+    }
+}
+
+fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<PathBuf, SiloBenchError> {
+    let path = dir.join(name);
+    let write_error = |source| SiloBenchError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let json = serde_json::to_string_pretty(value).map_err(|e| write_error(e.into()))?;
+    std::fs::write(&path, json).map_err(write_error)?;
+    Ok(path)
+}
+
+fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> {
+    let plan = args.plan()?;
+    let kinds = args
+        .servers
+        .iter()
+        .map(|name| parse_server(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(SiloBenchError::NotRoot);
+    }
+    let topology = Topology::create()?;
+    let cpu_layout = args.cpu_layout();
+    println!("CPU layout: {cpu_layout}");
+    let servers: Vec<_> = kinds
+        .into_iter()
+        .map(|kind| {
+            sweep_server(kind, &plan, &topology, |server, point| {
+                println!("{}", report::point_line(server, point));
+            })
+        })
+        .collect();
+    let result = NetworkedResult {
+        cores: args.cores,
+        warehouses: args.warehouses,
+        slo_us: args.slo_us,
+        cpu_layout,
+        command: command.to_owned(),
+        ratios: report::ratios(&servers),
+        servers,
+    };
+    print!("{}", report::table(&result));
+    let name = format!("silo-networked-{}cores.json", args.cores);
+    println!("wrote {}", write_json(&args.out, &name, &result)?.display());
+    Ok(())
+}
+
+fn predicted(args: &SiloBenchArgs) -> Result<(), SiloBenchError> {
+    let costs = match &args.costs {
+        Some(path) => bench::calibrate::load_costs(path)
+            .map_err(|e| SiloBenchError::Costs(e.to_string()))?
+            .costs(),
+        None => SimCosts::default(),
+    };
+    let samples = match &args.service_times {
+        Some(path) => prediction::read_service_times(path)?,
+        None => {
+            let report = run_standalone(&StandaloneArgs {
+                warehouses: args.warehouses,
+                threads: 1,
+                duration: args.standalone_secs,
+                items: args.items,
+                customers: args.customers,
+                seed: args.seed,
+                service_times_out: None,
+            })?;
+            prediction::samples_from_histogram(&report.overall().cpu_ns)
+        }
+    };
+    let prediction = prediction::predict(
+        samples,
+        &PredictionPlan {
+            cores: args.sim_cores,
+            modes: vec![
+                SchedMode::Zygos,
+                SchedMode::ZygosNoipi,
+                SchedMode::Partitioned,
+            ],
+            requests_per_connection: args.sim_requests,
+            costs,
+        },
+    )?;
+    print!("{}", prediction::table(&prediction));
+    let name = format!("silo-sim-{}cores.json", args.sim_cores);
+    println!(
+        "wrote {} (SIMULATED)",
+        write_json(&args.out, &name, &prediction)?.display()
+    );
+    Ok(())
+}
+
+/// `zygos bench silo`: runs and prints; exit code 1 on failure.
+pub fn cli(args: &SiloBenchArgs) -> ExitCode {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let networked = match args.predict_only {
+        true => Ok(()),
+        false => networked(args, &command),
+    };
+    let predicted = match args.no_predict {
+        true => Ok(()),
+        false => predicted(args),
+    };
+    let mut code = ExitCode::SUCCESS;
+    for error in [networked.err(), predicted.err()].into_iter().flatten() {
+        eprintln!("zygos bench silo: {error}");
+        code = ExitCode::FAILURE;
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: SiloBenchArgs,
+    }
+
+    fn parse(line: &str) -> Result<SiloBenchArgs, clap::Error> {
+        Command::try_parse_from(line.split_whitespace()).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_sweep_ours_and_linux_on_two_cores() {
+        let args = parse("silo").unwrap();
+        assert_eq!((args.cores, args.slo_us, args.sim_cores), (2, 1000.0, 16));
+        let kinds: Vec<ServerKind> = args
+            .servers
+            .iter()
+            .map(|n| parse_server(n).unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ServerKind::Dataplane(SchedMode::Zygos),
+                ServerKind::Dataplane(SchedMode::Partitioned),
+                ServerKind::Linux(LinuxScheduler::Floating),
+            ]
+        );
+        assert!(args.plan().is_ok());
+        assert!(args.cpu_layout().contains("CPU"));
+    }
+
+    #[test]
+    fn bad_arguments_are_clear_errors() {
+        assert!(parse("silo --predict-only --no-predict").is_err());
+        assert!(parse("silo --warehouses 0").is_err());
+        let error = parse_server("nginx").unwrap_err().to_string();
+        assert!(error.contains("linux-floating"), "{error}");
+        let args = parse("silo --step 1").unwrap();
+        assert!(matches!(args.plan(), Err(SiloBenchError::Arguments(_))));
+        let args = parse("silo --servers zygos,nginx").unwrap();
+        let error = networked(&args, "test").unwrap_err();
+        assert!(matches!(error, SiloBenchError::Arguments(_)), "{error}");
+    }
+}
