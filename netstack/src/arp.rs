@@ -44,6 +44,10 @@ pub(crate) struct ArpCache {
     entries: FastMap<Ipv4Addr, Entry>,
     last_request: FastMap<Ipv4Addr, Instant>,
     parked: VecDeque<Parked>,
+    /// The entry `confirm` refreshed last and when: the frames of one burst
+    /// (same time, same neighbour) skip the look-up. Cleared by every
+    /// insertion.
+    confirmed: Option<(Ipv4Addr, [u8; 6], Instant)>,
     max_entries: usize,
     pending_limit: usize,
     timeout: Duration,
@@ -61,6 +65,7 @@ impl ArpCache {
             entries: FastMap::default(),
             last_request: FastMap::default(),
             parked: VecDeque::with_capacity(pending_limit),
+            confirmed: None,
             max_entries: max_connections.saturating_add(SPARE_ENTRIES),
             pending_limit,
             timeout,
@@ -74,6 +79,7 @@ impl ArpCache {
             Some(entry) if entry.expires > now => Some(entry.mac),
             Some(_) => {
                 self.entries.remove(&ip);
+                self.confirmed = None;
                 None
             }
             None => None,
@@ -83,6 +89,7 @@ impl ArpCache {
     /// Records (or refreshes) `ip` at `mac`. When the cache is full, expired
     /// entries are purged first; if none expired the new entry is refused.
     pub(crate) fn insert(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6]) {
+        self.confirmed = None;
         if self.entries.len() >= self.max_entries && !self.entries.contains_key(&ip) {
             self.entries.retain(|_, entry| entry.expires > now);
             if self.entries.len() >= self.max_entries {
@@ -102,9 +109,13 @@ impl ArpCache {
     /// Refreshes the lifetime of `ip`'s entry in place when it is cached at
     /// `mac` (traffic from the neighbour confirms it); false otherwise.
     pub(crate) fn confirm(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6]) -> bool {
+        if self.confirmed == Some((ip, mac, now)) {
+            return true;
+        }
         match self.entries.get_mut(&ip) {
             Some(entry) if entry.mac == mac && entry.expires > now => {
                 entry.expires = now + self.timeout;
+                self.confirmed = Some((ip, mac, now));
                 true
             }
             _ => false,
@@ -240,6 +251,25 @@ mod tests {
         assert_eq!(arp.lookup(Instant::from_millis(9_999), ip), Some([1; 6]));
         assert_eq!(arp.lookup(Instant::from_millis(10_000), ip), None);
         assert!(!arp.contains(ip), "expired entry removed on lookup");
+    }
+
+    #[test]
+    fn traffic_confirms_only_the_cached_address() {
+        let mut arp = cache();
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        assert!(!arp.confirm(Instant::ZERO, ip, [1; 6]), "unknown neighbour");
+        arp.insert(Instant::ZERO, ip, [1; 6]);
+        let later = Instant::from_millis(9_000);
+        assert!(arp.confirm(later, ip, [1; 6]));
+        assert!(arp.confirm(later, ip, [1; 6]), "same burst");
+        assert!(!arp.confirm(later, ip, [2; 6]), "another MAC");
+        assert_eq!(arp.lookup(Instant::from_millis(18_999), ip), Some([1; 6]));
+        arp.insert(later, ip, [3; 6]);
+        assert!(
+            !arp.confirm(later, ip, [1; 6]),
+            "the entry moved to a new MAC"
+        );
+        assert!(arp.confirm(later, ip, [3; 6]));
     }
 
     #[test]

@@ -7,21 +7,34 @@
 //! retransmission timers of thousands of connections fire throughout).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::SocketAddrV4;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use netstack::{ConnId, Duration, Event, FrameSink, Instant, Stack, StackConfig};
 
-/// The system allocator, counting allocations.
+/// The system allocator, counting allocations per thread (the tests run
+/// in parallel; each counts only its own).
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    // Const-initialised and without destructor: using it never allocates.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn count_allocation() {
+    // A thread being torn down has no counter any more; it is not measuring.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which
 // upholds the GlobalAlloc contract; the counter has no effect on memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_allocation();
         // SAFETY: same layout contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -32,7 +45,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_allocation();
         // SAFETY: `ptr` was allocated by `System` with `layout`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -114,8 +127,13 @@ fn allocations_in_steady_state(
     warm_up: usize,
     measured: usize,
 ) -> u64 {
+    let at_start = allocations();
     let mut client = Stack::new(config(1, count)).unwrap();
     let mut server = Stack::new(config(2, count)).unwrap();
+    assert!(
+        allocations() > at_start,
+        "the counter sees this thread's allocations"
+    );
     server.listen(80).unwrap();
     let mut wire = Wire {
         frames: (0..64).map(|_| Vec::with_capacity(1514)).collect(),
@@ -134,13 +152,13 @@ fn allocations_in_steady_state(
         round_trip(&mut client, &mut server, &mut wire, now, *conn);
     }
     assert_eq!(server.connection_count(), count);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     let sent_before = client.stats().tcp_tx;
     for conn in conns.iter().cycle().skip(warm_up).take(measured) {
         now = now + pace;
         round_trip(&mut client, &mut server, &mut wire, now, *conn);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = allocations() - before;
     assert!(client.stats().tcp_tx - sent_before >= measured as u64);
     allocations
 }

@@ -648,13 +648,20 @@ impl Stack {
             self.apply_verdict(now, None, conn, verdict);
         }
         let offer = self.syn_offer();
+        let mut resolved: Option<(Ipv4Addr, [u8; 6])> = None;
         while let Some(id) = self.tcp.dirty.pop_front() {
             let Some(tcb) = self.tcp.table.get_mut(id) else {
                 continue;
             };
             tcb.dirty = false;
             let next_hop = self.config.next_hop(*tcb.remote.ip());
-            let Some(dst_mac) = self.arp.lookup(now, next_hop) else {
+            // Within one poll the neighbour cache cannot change under us:
+            // consecutive blocks behind the same next hop skip the look-up.
+            let known = resolved.filter(|(hop, _)| *hop == next_hop);
+            let Some(dst_mac) = known
+                .map(|(_, mac)| mac)
+                .or_else(|| self.arp.lookup(now, next_hop))
+            else {
                 if !tcb.waiting_arp {
                     tcb.waiting_arp = true;
                     self.tcp.arp_waiting.push(id);
@@ -668,6 +675,7 @@ impl Stack {
                 self.tcp.reschedule(id);
                 continue;
             };
+            resolved = Some((next_hop, dst_mac));
             let route = Ipv4Route {
                 src_mac: self.config.mac,
                 dst_mac,
