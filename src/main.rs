@@ -43,6 +43,10 @@ enum BenchCommand {
     Harness(bench::cli::BenchCommand),
     /// Silo TPC-C without networking: TPS per core and service times.
     SiloStandalone(silo_server::standalone::StandaloneArgs),
+    /// Silo TPC-C over the network: max TPS at the p99 SLO for zygos,
+    /// partitioned and the Linux-socket server, then the SIMULATED 16-core
+    /// prediction.
+    Silo(silo_server::networked::SiloBenchArgs),
 }
 
 fn not_yet_available(what: &str) -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             bench::cli::run_all(bench::cli::BenchArgs { command })
         }
         Command::Bench(BenchCommand::SiloStandalone(args)) => silo_server::standalone::cli(&args),
+        Command::Bench(BenchCommand::Silo(args)) => silo_server::networked::cli(&args),
         Command::Demo(args) => bench::demo::run(args),
     }
 }
