@@ -311,12 +311,17 @@ pub fn run(args: &RunArgs) -> Result<RunReport, RunError> {
     }
 }
 
-/// `zygos run ARGS...` for the CLI: parses, runs, and maps the outcome to an
-/// exit code (2 for bad arguments, 1 for a failed run).
-pub fn cli(args: &[String]) -> ExitCode {
-    let parsed = RunArgs::try_parse_from(
-        std::iter::once("zygos run").chain(args.iter().map(String::as_str)),
-    );
+/// The body of a `zygos run` command, `name` being how its usage spells it:
+/// parses `args` as `P` (clap prints its message; exit code 2 for bad
+/// arguments, 0 after `--help`), then runs it; a failure is printed after
+/// `name` and exits with the code `exit_code` gives it.
+pub fn command_line<P: Parser, R, E: std::fmt::Display>(
+    name: &str,
+    args: &[String],
+    run: impl FnOnce(P) -> Result<R, E>,
+    exit_code: impl FnOnce(&E) -> ExitCode,
+) -> ExitCode {
+    let parsed = P::try_parse_from(std::iter::once(name).chain(args.iter().map(String::as_str)));
     let args = match parsed {
         Ok(args) => args,
         Err(error) => {
@@ -324,13 +329,24 @@ pub fn cli(args: &[String]) -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
         }
     };
-    match run(&args) {
+    match run(args) {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("zygos run: {error}");
-            ExitCode::FAILURE
+            eprintln!("{name}: {error}");
+            exit_code(&error)
         }
     }
+}
+
+/// `zygos run ARGS...` for the CLI: parses, runs, and maps the outcome to an
+/// exit code (2 for bad arguments, 1 for a failed run).
+pub fn cli(args: &[String]) -> ExitCode {
+    command_line(
+        "zygos run",
+        args,
+        |args: RunArgs| run(&args),
+        |_| ExitCode::FAILURE,
+    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dataplane::run::{Dataplane, DataplaneArgs, RunError, RunReport, run_until_signal};
+use dataplane::run::{
+    Dataplane, DataplaneArgs, RunError, RunReport, command_line, run_until_signal,
+};
 
 use crate::app::MemcachedApp;
 use crate::server::ServerConfig;
@@ -121,27 +123,15 @@ impl MemcachedArgs {
 /// `zygos run memcached ARGS...` for the CLI (ARGS without the word
 /// `memcached`): exit code 2 for bad arguments, 1 for a failed run.
 pub fn cli(args: &[String]) -> ExitCode {
-    let parsed = MemcachedArgs::try_parse_from(
-        std::iter::once("zygos run memcached").chain(args.iter().map(String::as_str)),
-    );
-    let args = match parsed {
-        Ok(args) => args,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
-        }
-    };
-    match args.run() {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(MemcachedRunError::Args(error)) => {
-            eprintln!("zygos run memcached: {error}");
-            ExitCode::from(2)
-        }
-        Err(error) => {
-            eprintln!("zygos run memcached: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    command_line(
+        "zygos run memcached",
+        args,
+        |args: MemcachedArgs| args.run(),
+        |error| match error {
+            MemcachedRunError::Args(_) => ExitCode::from(2),
+            MemcachedRunError::Run(_) => ExitCode::FAILURE,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use dataplane::run::{Dataplane, DataplaneArgs, RunError, RunReport, run_until_signal};
+use dataplane::run::{
+    Dataplane, DataplaneArgs, RunError, RunReport, command_line, run_until_signal,
+};
 
 use crate::app::SiloApp;
 use crate::engine::LoadError;
@@ -76,23 +78,12 @@ impl SiloArgs {
 /// `zygos run silo ARGS...` for the CLI (ARGS without the word `silo`):
 /// exit code 2 for bad arguments, 1 for a failed run.
 pub fn cli(args: &[String]) -> ExitCode {
-    let parsed = SiloArgs::try_parse_from(
-        std::iter::once("zygos run silo").chain(args.iter().map(String::as_str)),
-    );
-    let args = match parsed {
-        Ok(args) => args,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
-        }
-    };
-    match args.run() {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("zygos run silo: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    command_line(
+        "zygos run silo",
+        args,
+        |args: SiloArgs| args.run(),
+        |_| ExitCode::FAILURE,
+    )
 }
 
 #[cfg(test)]

@@ -42,6 +42,31 @@ fn the_command_line_is_well_formed() {
 }
 
 #[test]
+fn command_lines_exit_2_on_bad_arguments_and_with_the_runs_own_code() {
+    let words = |line: &str| {
+        line.split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let valid = words("echo --nic shm:x --ip 10.0.0.1 --port 7");
+    let ran = |args: RunArgs| Ok::<_, RunError>(args.app);
+    let failed = |_: RunArgs| Err::<(), _>(RunError::NoCores);
+    let code_7 = |_: &RunError| ExitCode::from(7);
+    assert_eq!(
+        command_line("zygos run", &words("echo --port x"), ran, code_7),
+        ExitCode::from(2)
+    );
+    assert_eq!(
+        command_line("zygos run", &valid, ran, code_7),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        command_line("zygos run", &valid, failed, code_7),
+        ExitCode::from(7)
+    );
+}
+
+#[test]
 fn the_constructor_sets_what_the_flags_default_to() {
     let parsed = parse("synthetic --nic tap:t0 --ip 10.1.2.3 --port 80").unwrap();
     assert_eq!(
