@@ -168,7 +168,7 @@ fn request_response(c: &mut Criterion<ThreadCpuTime>) {
     let (mut pair, conns) = Pair::new(10_000, 16 * 1024);
     let rss_per_conn = resident_bytes().saturating_sub(rss_before) / (2 * conns.len());
     eprintln!(
-        "10k connections: configured {} B/connection (16 KiB rx + 16 KiB tx + table), \
+        "10k connections: configured {} B/connection (16 KiB rx + 16 KiB tx + table and timer wheel), \
          resident {rss_per_conn} B/connection per stack",
         pair.server.memory_per_connection()
     );
