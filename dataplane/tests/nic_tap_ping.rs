@@ -2,16 +2,14 @@
 //! namespace, a minimal ARP + ICMP echo responder built on the NIC trait
 //! answers `ping` from the kernel side of a multi-queue TAP device.
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use dataplane::netns::{NetNamespace, privileges_missing};
 use dataplane::nic::tap::{TapError, TapNic, TapQueue};
 use dataplane::nic::{MAX_BURST, NicQueue};
 use smoltcp::phy::ChecksumCapabilities;
@@ -25,88 +23,11 @@ const OUR_IP: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 2);
 const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0x77, 0, 2]);
 const QUEUES: usize = 2;
 
-/// Why the test cannot run here, if it cannot.
-fn skip_reason() -> Option<&'static str> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root (network namespaces and TAP devices need CAP_NET_ADMIN)");
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing");
-    }
-    None
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run {program} (install iproute2/iputils-ping): {error}")
-        })
-}
-
-fn run_ok(program: &str, args: &[&str]) {
-    let output = run(program, args);
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A network namespace deleted on drop (also when the test fails).
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn create(tag: &str) -> Self {
-        let name = format!("zy-{tag}-{}", std::process::id());
-        run_ok("ip", &["netns", "add", &name]);
-        Self { name }
-    }
-
-    /// Runs a command inside the namespace.
-    fn exec(&self, args: &[&str]) -> Output {
-        let mut all = vec!["netns", "exec", &self.name];
-        all.extend_from_slice(args);
-        run("ip", &all)
-    }
-
-    fn exec_ok(&self, args: &[&str]) {
-        let output = self.exec(args);
-        assert!(
-            output.status.success(),
-            "{args:?} in {} failed: {}",
-            self.name,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// Runs `work` on a thread that entered the namespace.
-    fn spawn_inside<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> JoinHandle<T> {
-        let path = format!("/var/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let namespace = File::open(&path).expect("open the namespace file");
-            // SAFETY: setns on a valid namespace fd changes only this
-            // thread's network namespace; the fd outlives the call.
-            let entered = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(entered, 0, "setns: {}", std::io::Error::last_os_error());
-            work()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
+/// Runs a command that may fail (its status is checked by the caller).
+fn output(command: &mut std::process::Command) -> Output {
+    command.output().unwrap_or_else(|error| {
+        panic!("cannot run {command:?} (install iproute2/iputils-ping): {error}")
+    })
 }
 
 /// The reply to one received frame, if it asks for one: an ARP reply to a
@@ -236,18 +157,18 @@ fn respond(mut queues: Vec<TapQueue>, stop: &AtomicBool) -> (u64, u64) {
 
 #[test]
 fn kernel_pings_a_responder_on_a_multi_queue_tap() {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = privileges_missing() {
         println!("skipped: {reason}");
         return;
     }
-    let netns = Netns::create("ping");
+    let netns = NetNamespace::create("ping").unwrap();
     let tap = format!("zyt{}", std::process::id() % 100_000);
     let stop = Arc::new(AtomicBool::new(false));
     let (opened_tx, opened_rx) = mpsc::channel();
     let responder = {
         let tap = tap.clone();
         let stop = Arc::clone(&stop);
-        netns.spawn_inside(move || {
+        netns.spawn(move || {
             let opened = TapNic::open(&tap, QUEUES);
             let mut nic = match opened {
                 Ok(nic) => nic,
@@ -269,12 +190,18 @@ fn kernel_pings_a_responder_on_a_multi_queue_tap() {
         Ok(QUEUES),
         "TapNic::open created {tap} in the namespace"
     );
-    netns.exec_ok(&["ip", "addr", "add", &format!("{KERNEL_IP}/24"), "dev", &tap]);
-    netns.exec_ok(&["ip", "link", "set", &tap, "up"]);
+    netns
+        .ip(&["addr", "add", &format!("{KERNEL_IP}/24"), "dev", &tap])
+        .unwrap();
+    netns.ip(&["link", "set", &tap, "up"]).unwrap();
     let started = Instant::now();
-    let ping = netns.exec(&["ping", "-c", "3", "-W", "2", &OUR_IP.to_string()]);
+    let ping = output(
+        netns
+            .command("ping")
+            .args(["-c", "3", "-W", "2", &OUR_IP.to_string()]),
+    );
     stop.store(true, Ordering::Relaxed);
-    let (arp, echo) = responder.join().expect("responder panicked");
+    let (arp, echo) = responder.join().expect("responder panicked").unwrap();
     let stdout = String::from_utf8_lossy(&ping.stdout);
     println!(
         "{stdout}ARP replies {arp}, echo replies {echo}, in {:?}",
@@ -289,34 +216,37 @@ fn kernel_pings_a_responder_on_a_multi_queue_tap() {
     assert!(arp >= 1, "the kernel resolved us by ARP");
     assert_eq!(echo, 3, "one echo reply per request");
     // Non-persistent: the device is gone with its last fd.
-    let show = netns.exec(&["ip", "link", "show", &tap]);
+    let show = output(netns.command("ip").args(["link", "show", &tap]));
     assert!(!show.status.success(), "{tap} should vanish with its fds");
 }
 
 #[test]
 fn existing_devices_are_joined_only_when_they_are_multi_queue_taps() {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = privileges_missing() {
         println!("skipped: {reason}");
         return;
     }
-    let netns = Netns::create("pre");
+    let netns = NetNamespace::create("pre").unwrap();
     let single = format!("zys{}", std::process::id() % 100_000);
     let multi = format!("zym{}", std::process::id() % 100_000);
-    netns.exec_ok(&["ip", "tuntap", "add", "mode", "tap", "name", &single]);
-    netns.exec_ok(&[
-        "ip",
-        "tuntap",
-        "add",
-        "mode",
-        "tap",
-        "multi_queue",
-        "name",
-        &multi,
-    ]);
+    netns
+        .ip(&["tuntap", "add", "mode", "tap", "name", &single])
+        .unwrap();
+    netns
+        .ip(&[
+            "tuntap",
+            "add",
+            "mode",
+            "tap",
+            "multi_queue",
+            "name",
+            &multi,
+        ])
+        .unwrap();
     let (single_result, multi_queues) = {
         let (single, multi) = (single.clone(), multi.clone());
         netns
-            .spawn_inside(move || {
+            .spawn(move || {
                 let single_result = TapNic::open(&single, 1).map(|_| ());
                 let multi_queues = TapNic::open(&multi, 3).map(|mut nic| nic.take_queues().len());
                 (
@@ -325,6 +255,7 @@ fn existing_devices_are_joined_only_when_they_are_multi_queue_taps() {
                 )
             })
             .join()
+            .unwrap()
             .unwrap()
     };
     assert!(
@@ -336,7 +267,7 @@ fn existing_devices_are_joined_only_when_they_are_multi_queue_taps() {
         Ok(3),
         "joined the persistent multi-queue device"
     );
-    let show = netns.exec(&["ip", "link", "show", &multi]);
+    let show = output(netns.command("ip").args(["link", "show", &multi]));
     assert!(
         show.status.success(),
         "a persistent device outlives our fds"
