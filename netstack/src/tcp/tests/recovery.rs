@@ -125,6 +125,35 @@ fn delayed_ack_and_every_second_segment() {
 }
 
 #[test]
+fn a_reply_in_the_same_poll_keeps_the_delayed_ack_out_of_the_timer_wheel() {
+    let (mut d, conn) = established(config());
+    let armed = |d: &Drill| d.stack.tcp.wheel.armed(conn);
+    // The handshake's retransmission timer fires and finds nothing due.
+    d.advance(Duration::from_millis(400));
+    assert_eq!(armed(&d), None, "an idle connection has no timer");
+    d.inject("P. seq=1001 ack=1 len=10");
+    let mut buf = [0u8; 10];
+    assert_eq!(d.stack.recv(conn, &mut buf), Ok(10));
+    d.stack.send(conn, &buf).unwrap();
+    d.expect("P. seq=1 ack=1011 len=10");
+    // Only the reply's retransmission timer is armed: the delayed ACK the
+    // request armed was cancelled by the piggybacked ACK before the wheel
+    // saw it.
+    let rto = d.stack.tcp.table.get(conn).unwrap().rtt.rto();
+    assert_eq!(armed(&d), Some(d.now + rto));
+    d.inject(". seq=1011 ack=11");
+    d.poll();
+    assert_eq!(
+        armed(&d),
+        Some(d.now + rto),
+        "fires once, finds nothing due"
+    );
+    d.advance(rto);
+    assert_eq!(armed(&d), None);
+    d.expect_nothing();
+}
+
+#[test]
 fn zero_window_is_probed_and_reopened() {
     let (mut d, conn) = established(config());
     d.inject(". seq=1001 ack=1 win=0");
