@@ -18,15 +18,16 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dataplane::sim::calibration::{MailboxProbe, SignalProbe, total};
+use dataplane::sim::calibration::{MailboxProbe, SignalProbe, total, total_of};
 
 fn ipi(c: &mut Criterion) {
     let mut group = c.benchmark_group("ipi");
     group.bench_function("mailbox_one_way", |b| {
         b.iter_custom(|n| {
-            let one_way = MailboxProbe.measure(n).expect("the partner thread stalled");
-            // Samples are per round trip: scale to `n` one-way signals.
-            total(&one_way).mul_f64(n as f64 / one_way.len().max(1) as f64)
+            total_of(
+                n,
+                &MailboxProbe.measure(n).expect("the partner thread stalled"),
+            )
         })
     });
     group.bench_function("signal_latency", |b| {

@@ -12,17 +12,14 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn benches`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dataplane::sim::calibration::{IdleProbe, WireProbe, total};
+use dataplane::sim::calibration::{IdleProbe, WireProbe, total_of};
 
 fn platform(c: &mut Criterion) {
     let mut wire = WireProbe::new().expect("shm NIC");
     let mut idle = IdleProbe::new(16).expect("idle dataplane");
     let mut group = c.benchmark_group("platform");
     group.bench_function("shm_one_way", |b| {
-        b.iter_custom(|n| {
-            let one_way = wire.measure(n).expect("a frame did not come back");
-            total(&one_way).mul_f64(n as f64 / one_way.len().max(1) as f64)
-        })
+        b.iter_custom(|n| total_of(n, &wire.measure(n).expect("a frame did not come back")))
     });
     group.bench_function("idle_pass_16_cores", |b| {
         b.iter_custom(|n| idle.measure(n).expect("the idle core found work"))

@@ -339,59 +339,67 @@ pub fn sweep(
     costs: SimCosts,
     out: &std::path::Path,
 ) -> Result<(), String> {
-    run_sweep(targets, cores, loads, service, costs, out).map_err(|e| e.to_string())
+    let run = || -> Result<(), SimulatedError> {
+        let modes = parse_modes(targets).map_err(SimulatedError::UnknownScheduler)?;
+        let mut loads = loads.to_vec();
+        loads.sort_by(f64::total_cmp);
+        let result = compare(&Comparison {
+            cores,
+            service: service.clone(),
+            loads,
+            modes,
+            connections: 4 * cores,
+            requests_per_connection: SWEEP_REQUESTS_PER_CONNECTION,
+            replications: SWEEP_REPLICATIONS,
+            costs,
+        })?;
+        print!("{}", table(&result));
+        match published(service, cores) {
+            Some(figure) => println!(
+                "  published ZygOS on {cores} real cores, {service}: {figure} of the M/G/{cores} \
+                 bound (thesis §6.3.1; measured on hardware, not simulated)"
+            ),
+            None => {
+                println!(
+                    "  published ZygOS on {cores} real cores, {service}: no figure in the thesis"
+                )
+            }
+        }
+        let name = format!(
+            "sim-{cores}cores-{}.json",
+            service.to_string().replace(':', "-")
+        );
+        let path = write_json(out, &name, &result)?;
+        println!("wrote {} (SIMULATED)", path.display());
+        Ok(())
+    };
+    run().map_err(|e| e.to_string())
 }
 
-fn run_sweep(
-    targets: &[String],
-    cores: usize,
-    loads: &[f64],
-    service: &ServiceDistribution,
-    costs: SimCosts,
-    out: &std::path::Path,
-) -> Result<(), SimulatedError> {
-    let modes = targets
-        .iter()
-        .map(|name| {
-            name.parse::<SchedMode>()
-                .map_err(|e| SimulatedError::UnknownScheduler(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut loads = loads.to_vec();
-    loads.sort_by(f64::total_cmp);
-    let result = compare(&Comparison {
-        cores,
-        service: service.clone(),
-        loads,
-        modes,
-        connections: 4 * cores,
-        requests_per_connection: SWEEP_REQUESTS_PER_CONNECTION,
-        replications: SWEEP_REPLICATIONS,
-        costs,
-    })?;
-    print!("{}", table(&result));
-    match published(service, cores) {
-        Some(figure) => println!(
-            "  published ZygOS on {cores} real cores, {service}: {figure} of the M/G/{cores} \
-             bound (thesis §6.3.1; measured on hardware, not simulated)"
-        ),
-        None => {
-            println!("  published ZygOS on {cores} real cores, {service}: no figure in the thesis")
-        }
-    }
-    let write_error = |path: &std::path::Path| {
+/// Writes `value` as JSON to `dir/name`, creating `dir`; returns the path.
+pub(crate) fn write_json(
+    dir: &std::path::Path,
+    name: &str,
+    value: &impl Serialize,
+) -> Result<std::path::PathBuf, SimulatedError> {
+    let path = dir.join(name);
+    let error = |path: &std::path::Path| {
         let path = path.to_owned();
         move |source| SimulatedError::Write { path, source }
     };
-    std::fs::create_dir_all(out).map_err(write_error(out))?;
-    let path = out.join(format!(
-        "sim-{cores}cores-{}.json",
-        service.to_string().replace(':', "-")
-    ));
-    let json = serde_json::to_string_pretty(&result).map_err(std::io::Error::from);
-    std::fs::write(&path, json.map_err(write_error(&path))?).map_err(write_error(&path))?;
-    println!("wrote {} (SIMULATED)", path.display());
-    Ok(())
+    std::fs::create_dir_all(dir).map_err(error(dir))?;
+    let json = serde_json::to_string_pretty(value).map_err(std::io::Error::from);
+    std::fs::write(&path, json.map_err(error(&path))?).map_err(error(&path))?;
+    Ok(path)
+}
+
+/// The dataplane schedulers named in `targets`, or the first unknown
+/// name's error.
+pub fn parse_modes(targets: &[String]) -> Result<Vec<SchedMode>, String> {
+    targets
+        .iter()
+        .map(|name| name.parse::<SchedMode>().map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// Where `zygos bench sweep` runs the schedulers.

@@ -18,11 +18,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
 use serde::Serialize;
 
-use super::{Comparison, ComparisonResult, SimulatedError, compare};
+use super::{Comparison, ComparisonResult, SimulatedError, compare, parse_modes, write_json};
 use crate::calibrate::load_costs;
 use crate::cli::parse_duration;
 use crate::dataplane_target::DataplaneTarget;
@@ -204,29 +203,14 @@ pub enum AgreementError {
     /// The cost table exists but cannot be read.
     #[error(transparent)]
     Costs(#[from] crate::calibrate::CalibrateError),
-    /// The simulation failed.
+    /// The simulation failed, or the results could not be written.
     #[error(transparent)]
     Simulated(#[from] SimulatedError),
-    /// The results could not be written.
-    #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
 }
 
 /// Runs both sweeps, prints both curves and the verdicts, writes JSON.
 pub fn run(args: &AgreementArgs) -> Result<Agreement, AgreementError> {
-    let modes = args
-        .targets
-        .iter()
-        .map(|name| {
-            name.parse::<SchedMode>()
-                .map_err(|e| AgreementError::UnknownScheduler(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let modes = parse_modes(&args.targets).map_err(AgreementError::UnknownScheduler)?;
     let (costs, measured_costs) = if args.costs.exists() {
         let table = load_costs(&args.costs)?;
         (table.costs, table.measured)
@@ -281,18 +265,12 @@ pub fn run(args: &AgreementArgs) -> Result<Agreement, AgreementError> {
         measured_costs,
     };
     print!("{}", table(&agreement));
-    let write_error = |path: &PathBuf| {
-        let path = path.clone();
-        move |source| AgreementError::Write { path, source }
-    };
-    std::fs::create_dir_all(&args.out).map_err(write_error(&args.out))?;
-    let path = args.out.join(format!(
+    let name = format!(
         "agree-{}cores-{}.json",
         args.cores,
         args.dist.to_string().replace(':', "-")
-    ));
-    let json = serde_json::to_string_pretty(&agreement).map_err(std::io::Error::from);
-    std::fs::write(&path, json.map_err(write_error(&path))?).map_err(write_error(&path))?;
+    );
+    let path = write_json(&args.out, &name, &agreement)?;
     println!("wrote {} (simulated and real)", path.display());
     Ok(agreement)
 }

@@ -134,6 +134,12 @@ pub fn total(samples_ns: &[u64]) -> Duration {
     Duration::from_nanos(samples_ns.iter().sum())
 }
 
+/// The sum of `samples_ns` scaled to `n` operations: round-trip probes
+/// return one one-way sample per round trip, `n / 2` of them.
+pub fn total_of(n: u64, samples_ns: &[u64]) -> Duration {
+    total(samples_ns).mul_f64(n as f64 / samples_ns.len().max(1) as f64)
+}
+
 /// How long a cross-thread probe waits for its partner before giving up.
 pub(crate) const PARTNER_TIMEOUT: Duration = Duration::from_secs(5);
 
