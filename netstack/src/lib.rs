@@ -26,8 +26,9 @@
 //!   virtual time; [`fuzzing`] holds the fuzz targets' entry points.
 //!
 //! Per connection, memory is bounded by `rx_buffer + tx_buffer` plus the
-//! table entry ([`Stack::memory_per_connection`]); buffers are allocated at
-//! set-up (or reused from a pool) and the per-segment path allocates nothing.
+//! table entry and timer-wheel node ([`Stack::memory_per_connection`]);
+//! buffers are allocated at set-up (or reused from a pool) and the
+//! per-segment path, timers included, allocates nothing.
 //!
 //! ```
 //! use netstack::{Instant, Stack, StackConfig, VecSink};
