@@ -5,15 +5,13 @@
 //! response in order with the status its inputs imply, and the database
 //! meets the TPC-C consistency conditions afterwards.
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use dataplane::netns::{NetNamespace, privileges_missing};
 use dataplane::run::Dataplane;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -26,57 +24,6 @@ const DATAPLANE_IP: Ipv4Addr = Ipv4Addr::new(10, 202, 0, 2);
 const PORT: u16 = 7070;
 const CONNECTIONS: u64 = 6;
 const REQUESTS: u64 = 150;
-
-/// A network namespace that exists for the guard's lifetime.
-struct NetnsGuard {
-    name: String,
-}
-
-fn run_ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|error| format!("ip: {error}"))?;
-    match output.status.success() {
-        true => Ok(()),
-        false => Err(format!(
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )),
-    }
-}
-
-impl NetnsGuard {
-    fn create() -> Result<NetnsGuard, String> {
-        let name = format!("zy-silo-{}", std::process::id());
-        run_ip(&["netns", "add", &name])?;
-        Ok(NetnsGuard { name })
-    }
-
-    /// Spawns `body` on a thread inside the namespace.
-    fn spawn<T: Send + 'static>(
-        &self,
-        body: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let netns = File::open(format!("/var/run/netns/{}", self.name));
-        std::thread::spawn(move || {
-            let netns = netns.expect("open the namespace");
-            // SAFETY: setns only moves this thread into the network
-            // namespace named by an fd that is open for the whole call.
-            let entered = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(entered, 0, "setns: {}", std::io::Error::last_os_error());
-            body()
-        })
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        // Deleting is best effort: a failure leaves a namespace behind,
-        // not a wrong test result.
-        let _ = run_ip(&["netns", "del", &self.name]);
-    }
-}
 
 /// One client: pipelines its requests, then checks every response.
 fn client(tpcc: Arc<Tpcc>, conn: u64) -> Result<u64, String> {
@@ -144,16 +91,11 @@ fn client(tpcc: Arc<Tpcc>, conn: u64) -> Result<u64, String> {
 
 #[test]
 fn linux_clients_run_tpcc_against_two_dataplane_cores_over_tap() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipped: not root (network namespaces and TAP devices need CAP_NET_ADMIN)");
+    if let Some(reason) = privileges_missing() {
+        println!("skipped: {reason}");
         return;
     }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        println!("skipped: /dev/net/tun is missing");
-        return;
-    }
-    let netns = NetnsGuard::create().expect("network namespace (install iproute2)");
+    let netns = NetNamespace::create("silo").expect("network namespace");
     let tap = format!("zysilo{}", std::process::id() % 100_000);
     let args = SiloArgs::parse_from([
         "zygos run silo",
@@ -168,17 +110,12 @@ fn linux_clients_run_tpcc_against_two_dataplane_cores_over_tap() {
     let tpcc = Arc::new(Tpcc::load(args.scale(), args.seed).expect("load"));
     let app = SiloApp::new(Arc::clone(&tpcc));
     let dataplane = netns
-        .spawn(move || Dataplane::start(&args.dataplane, app))
-        .join()
-        .expect("start thread")
+        .within(|| Dataplane::start(&args.dataplane, app))
+        .expect("enter the namespace")
         .expect("dataplane start");
-    let inside = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", netns.name.as_str(), "ip"];
-        all.extend_from_slice(args);
-        run_ip(&all)
-    };
-    let configured = inside(&["addr", "add", "10.202.0.1/24", "dev", &tap])
-        .and_then(|()| inside(&["link", "set", &tap, "up"]));
+    let configured = netns
+        .ip(&["addr", "add", "10.202.0.1/24", "dev", &tap])
+        .and_then(|()| netns.ip(&["link", "set", &tap, "up"]));
     let clients: Vec<_> = (0..CONNECTIONS)
         .map(|conn| {
             let tpcc = Arc::clone(&tpcc);
@@ -187,7 +124,10 @@ fn linux_clients_run_tpcc_against_two_dataplane_cores_over_tap() {
         .collect();
     let outcomes: Vec<Result<u64, String>> = clients
         .into_iter()
-        .map(|c| c.join().unwrap_or_else(|_| Err("client panicked".into())))
+        .map(|c| match c.join() {
+            Ok(outcome) => outcome.map_err(|error| error.to_string())?,
+            Err(_) => Err("client panicked".into()),
+        })
         .collect();
     let report = dataplane.stop().expect("dataplane stop");
     configured.expect("configure the TAP device");
