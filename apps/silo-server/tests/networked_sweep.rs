@@ -34,6 +34,8 @@ fn plan() -> SweepPlan {
         depth: 4,
         duration: Duration::from_millis(600),
         seed: 3,
+        client_spin: Duration::from_micros(20),
+        client_fifo: Some(1),
     }
 }
 

@@ -9,6 +9,7 @@ use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
 use serde::Serialize;
 
+use super::priority::{PriorityError, renice_current_thread};
 use super::report::{self, NetworkedResult};
 use super::servers::ServerKind;
 use super::sweep::{SweepPlan, sweep_server};
@@ -70,6 +71,19 @@ pub struct SiloBenchArgs {
         default_value = "zygos,partitioned,linux-floating"
     )]
     pub servers: Vec<String>,
+    /// Nice value of the server threads (the machine is shared; see
+    /// `networked::priority`).
+    #[arg(long, default_value_t = -10, allow_hyphen_values = true)]
+    pub server_nice: i32,
+    /// SCHED_FIFO priority of the load generator's threads, so that a
+    /// polling core sharing its CPU yields to it at once (0: leave them
+    /// at the servers' nice value).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub client_fifo: u8,
+    /// How long the generator spins before each send, µs (it sleeps until
+    /// then; short, since it shares the CPUs with the servers).
+    #[arg(long, default_value_t = 20)]
+    pub client_spin_us: u64,
     /// Directory of the JSON results.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -94,7 +108,7 @@ pub struct SiloBenchArgs {
     #[arg(long)]
     pub costs: Option<PathBuf>,
     /// Requests per simulated connection (4 connections per core).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 150)]
     pub sim_requests: usize,
 }
 
@@ -107,6 +121,8 @@ enum SiloBenchError {
     NotRoot,
     #[error("{0}")]
     Arguments(String),
+    #[error("thread priority: {0}")]
+    Priority(#[from] PriorityError),
     #[error("network set-up: {0}")]
     Topology(#[from] TopologyError),
     #[error("measuring the service times: {0}")]
@@ -168,6 +184,8 @@ impl SiloBenchArgs {
             depth: self.depth,
             duration: Duration::from_millis(self.duration_ms),
             seed: self.seed,
+            client_spin: Duration::from_micros(self.client_spin_us),
+            client_fifo: (self.client_fifo > 0).then_some(self.client_fifo),
         })
     }
 
@@ -175,8 +193,10 @@ impl SiloBenchArgs {
     fn cpu_layout(&self) -> String {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let servers = format!(
-            "server core/thread i pinned to CPU i (of {cpus}); the load generator (sender + \
-             receiver threads, root namespace) and the kernel's TCP, veth and TAP processing"
+            "server core/thread i pinned to CPU i (of {cpus}) at nice {}; the load generator \
+             (sender + receiver threads, root namespace, SCHED_FIFO priority {} (0: none), \
+             spinning {} us before each send) and the kernel's TCP, veth and TAP processing",
+            self.server_nice, self.client_fifo, self.client_spin_us
         );
         if self.cores >= cpus {
             format!(
@@ -211,6 +231,7 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     if !nix::unistd::geteuid().is_root() {
         return Err(SiloBenchError::NotRoot);
     }
+    renice_current_thread(args.server_nice)?;
     let topology = Topology::create()?;
     let cpu_layout = args.cpu_layout();
     println!("CPU layout: {cpu_layout}");

@@ -14,6 +14,7 @@
 //! ([`servers`]) and prints and writes [`report`].
 
 mod cli;
+pub mod priority;
 pub mod report;
 pub mod servers;
 pub mod sweep;

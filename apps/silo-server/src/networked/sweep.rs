@@ -23,6 +23,7 @@ use bench::workload::ServiceDistribution;
 use dataplane::counters::CounterSnapshot;
 use serde::Serialize;
 
+use super::priority::make_current_thread_fifo;
 use super::servers::{RunningServer, ServerKind};
 use super::topology::Topology;
 use crate::requests::{ClassOutcome, TpccRequests, TpccResponses};
@@ -53,6 +54,12 @@ pub struct SweepPlan {
     pub duration: Duration,
     /// Seed of the loader and of the request stream.
     pub seed: u64,
+    /// How long before each send time the generator's sender stops
+    /// sleeping and spins.
+    pub client_spin: Duration,
+    /// SCHED_FIFO priority of the generator's threads (none: the
+    /// caller's policy; see [`super::priority`]).
+    pub client_fifo: Option<u8>,
 }
 
 impl SweepPlan {
@@ -68,6 +75,7 @@ impl SweepPlan {
         spec.connections = self.connections;
         spec.depth = self.depth;
         spec.seed = self.seed;
+        spec.spin = self.client_spin;
         spec
     }
 }
@@ -123,6 +131,30 @@ fn overloaded(report: &LoadReport) -> bool {
     })
 }
 
+/// Runs the generator at `tps` on a thread of its own at the plan's
+/// priority.
+fn generate(
+    plan: &SweepPlan,
+    addr: SocketAddr,
+    tpcc: &Tpcc,
+    framer: &TpccResponses,
+    tps: f64,
+) -> Result<LoadReport, String> {
+    let mut requests = TpccRequests::new(tpcc.scale, tpcc.constants, plan.seed);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                if let Some(priority) = plan.client_fifo {
+                    make_current_thread_fifo(priority).map_err(|e| e.to_string())?;
+                }
+                run_load_with(addr, &plan.spec(tps), &mut requests, framer)
+                    .map_err(|e| e.to_string())
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the load generator panicked".to_owned()))
+    })
+}
+
 fn measure(
     plan: &SweepPlan,
     addr: SocketAddr,
@@ -130,8 +162,7 @@ fn measure(
     framer: &TpccResponses,
     tps: f64,
 ) -> Point {
-    let mut requests = TpccRequests::new(tpcc.scale, tpcc.constants, plan.seed);
-    match run_load_with(addr, &plan.spec(tps), &mut requests, framer) {
+    match generate(plan, addr, tpcc, framer, tps) {
         Ok(report) => {
             let meets_slo = !overloaded(&report) && report.histogram.p99 <= plan.slo_us;
             Point {
@@ -157,7 +188,7 @@ fn measure(
             checked_p99: None,
             per_class: Vec::new(),
             meets_slo: false,
-            problems: vec![error.to_string()],
+            problems: vec![error],
         },
     }
 }
@@ -263,6 +294,8 @@ mod tests {
             depth: 4,
             duration: Duration::from_millis(100),
             seed: 1,
+            client_spin: Duration::from_micros(20),
+            client_fifo: None,
         }
     }
 
