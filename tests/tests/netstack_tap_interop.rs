@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant as WallClock};
 
+use dataplane::netns::{NetNamespace, privileges_missing};
 use dataplane::nic::tap::TapNic;
 use dataplane::nic::{MAX_BURST, NicQueue};
 use netstack::{ConnId, Event, FrameSink, Instant, Stack, StackConfig};
@@ -31,12 +31,8 @@ const STREAM_LEN: usize = 10 * 1024 * 1024 + 12_345;
 const CONCURRENT: usize = 1_000;
 
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("no /dev/net/tun".into());
+    if let Some(reason) = privileges_missing() {
+        return Some(reason.into());
     }
     for tool in ["ip", "nc", "python3", "ping"] {
         let found = Command::new("sh")
@@ -49,50 +45,6 @@ fn skip_reason() -> Option<String> {
         }
     }
     None
-}
-
-fn run(args: &[&str]) {
-    let status = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("spawn");
-    assert!(status.success(), "{args:?} failed: {status}");
-}
-
-/// A network namespace deleted on drop (also when the test fails).
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!("zyns{}", std::process::id());
-        run(&["ip", "netns", "add", &name]);
-        Netns { name }
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name]).args(args);
-        command
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-/// Moves the calling thread into namespace `name`.
-fn enter_netns(name: &str) {
-    let file = std::fs::File::open(format!("/var/run/netns/{name}")).expect("netns file");
-    // SAFETY: the fd is valid for the call (owned by `file`); setns only
-    // changes this thread's network namespace.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
 }
 
 /// Byte `i` of the test stream.
@@ -142,13 +94,12 @@ enum Report {
     EchoAccepted(usize),
 }
 
+/// Runs inside the namespace.
 fn stack_thread(
-    netns: String,
     commands: mpsc::Receiver<Command2>,
     reports: mpsc::Sender<Report>,
     opened: mpsc::Sender<()>,
 ) {
-    enter_netns(&netns);
     let mut nic = TapNic::open("zt0", 1).expect("open TAP in the namespace");
     let mut queue = nic.take_queues().pop().expect("one queue");
     opened.send(()).unwrap();
@@ -284,49 +235,18 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
         println!("skipped: {reason}");
         return;
     }
-    let netns = Netns::new();
+    let netns = NetNamespace::create("interop").expect("network namespace");
     let (command_tx, command_rx) = mpsc::channel();
     let (report_tx, report_rx) = mpsc::channel();
     let (opened_tx, opened_rx) = mpsc::channel();
-    let name = netns.name.clone();
-    let stack = std::thread::spawn(move || stack_thread(name, command_rx, report_tx, opened_tx));
+    let stack = netns.spawn(move || stack_thread(command_rx, report_tx, opened_tx));
     opened_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("TAP opened");
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &netns.name,
-        "ip",
-        "addr",
-        "add",
-        "10.77.0.1/24",
-        "dev",
-        "zt0",
-    ]);
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &netns.name,
-        "ip",
-        "link",
-        "set",
-        "zt0",
-        "up",
-    ]);
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &netns.name,
-        "ip",
-        "link",
-        "set",
-        "lo",
-        "up",
-    ]);
+    netns
+        .ip(&["addr", "add", "10.77.0.1/24", "dev", "zt0"])
+        .and_then(|()| netns.ip(&["link", "set", "zt0", "up"]))
+        .expect("configure the kernel side of the TAP device");
     let dir = std::env::temp_dir().join(format!("zy-tap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let data = stream(STREAM_LEN);
@@ -336,8 +256,8 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
     std::fs::write(&input, &data).unwrap();
     let started = WallClock::now();
     let nc = netns
-        .exec(&[
-            "sh",
+        .command("sh")
+        .args([
             "-c",
             &format!("nc -N -w 20 10.77.0.2 {SINK_PORT} < {}", input.display()),
         ])
@@ -356,8 +276,8 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
     // (b) our client -> Linux python3 server.
     let output = dir.join("from-us.bin");
     let mut server = netns
-        .exec(&[
-            "python3",
+        .command("python3")
+        .args([
             "-c",
             LINUX_SERVER,
             LINUX_IP,
@@ -391,8 +311,8 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
     // (c) 1,000 concurrent Linux connections echoed.
     let started = WallClock::now();
     let clients = netns
-        .exec(&[
-            "python3",
+        .command("python3")
+        .args([
             "-c",
             MANY_CLIENTS,
             "10.77.0.2",
@@ -414,7 +334,8 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
 
     // (d) Linux ping: ICMP echo answered by our stack.
     let ping = netns
-        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"])
+        .command("ping")
+        .args(["-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"])
         .output()
         .unwrap();
     assert!(
@@ -428,7 +349,7 @@ fn linux_peers_interoperate_with_netstack_over_tap() {
         report_rx.recv_timeout(Duration::from_secs(10)),
         Ok(Report::EchoAccepted(CONCURRENT))
     );
-    stack.join().unwrap();
+    stack.join().unwrap().expect("enter the namespace");
     let _ = std::fs::remove_dir_all(&dir);
     std::io::stdout().flush().unwrap();
 }
