@@ -10,12 +10,14 @@
 //! - [`app`]: the dataplane application over them; [`args`]: the
 //!   `zygos run memcached` command line.
 //! - [`fuzzing`]: the entry points of the fuzz targets in `fuzz/`.
-//! - [`loadmix`]: the USR and ETC request mixes for the load generator.
+//! - [`loadmix`]: the USR and ETC request mixes for the load generator;
+//!   [`benchmark`]: `zygos bench memcached` (ours vs the real memcached).
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod args;
+pub mod benchmark;
 pub mod fuzzing;
 pub mod loadmix;
 pub mod protocol;

@@ -1,0 +1,188 @@
+//! The network paths of the benchmark, built with `ip` (iproute2): each
+//! server runs in a network namespace of its own, reached from the root
+//! namespace (where the load generator runs) over a veth pair, so every
+//! request crosses the kernel's TCP/IP stack on the client side and a
+//! veth hop on the way to either server.
+//!
+//! ```text
+//! real:  client ── vethR 10.231.2.1 ═══ 10.231.2.2 vethN ── memcached (kernel TCP)
+//! ours:  client ── vethR 10.231.0.1 ═══ 10.231.0.2 vethN ─(forward)─ TAP 10.231.1.1 ── dataplane 10.231.1.2
+//! ```
+//!
+//! Ours sits behind one more kernel hop: the namespace forwards between
+//! the veth and the dataplane's multi-queue TAP device. The dataplane has
+//! no gateway, so it is given a /16 (the client looks on-link) and the
+//! namespace answers its ARP for the client by proxy ARP on the TAP.
+//! Everything is named after the pid and deleted on drop.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+
+/// Why a namespace or link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    /// A command could not be started.
+    #[error("cannot run {program}: {source} (install iproute2 and util-linux)")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A command failed.
+    #[error("{command} failed: {stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
+
+/// Runs `program args...` and requires success.
+pub fn run(program: &str, args: &[&str]) -> Result<(), NetnsError> {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| NetnsError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(NetnsError::Failed {
+            command: format!("{program} {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Address of the root namespace's end of path `subnet`.
+pub fn client_ip(subnet: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 231, subnet, 1)
+}
+
+/// The address the real memcached listens on.
+pub const REAL_IP: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 2);
+/// The dataplane's address.
+pub const OURS_IP: Ipv4Addr = Ipv4Addr::new(10, 231, 1, 2);
+/// The dataplane's prefix length: covers the client's veth subnet.
+pub const OURS_PREFIX: u8 = 16;
+
+/// A network namespace reached from the root one over a veth pair;
+/// deleting the namespace on drop deletes the pair and anything inside.
+#[derive(Debug)]
+pub struct ServerNamespace {
+    name: String,
+}
+
+impl ServerNamespace {
+    /// Creates namespace `zmb-<pid>-<tag>` and a veth pair on subnet
+    /// 10.231.`subnet`.0/24 (.1 in the root namespace, .2 inside).
+    pub fn create(tag: &str, subnet: u8) -> Result<ServerNamespace, NetnsError> {
+        let pid = std::process::id();
+        let namespace = ServerNamespace {
+            name: format!("zmb-{pid}-{tag}"),
+        };
+        run("ip", &["netns", "add", &namespace.name])?;
+        // Interface names have at most 15 bytes.
+        let outside = format!("zmb{}{tag}", pid % 100_000);
+        let inside = format!("{outside}n");
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &outside,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &inside,
+                "netns",
+                &namespace.name,
+            ],
+        )?;
+        run(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/24", client_ip(subnet)),
+                "dev",
+                &outside,
+            ],
+        )?;
+        run("ip", &["link", "set", &outside, "up"])?;
+        namespace.ip(&["link", "set", "lo", "up"])?;
+        namespace.ip(&[
+            "addr",
+            "add",
+            &format!("10.231.{subnet}.2/24"),
+            "dev",
+            &inside,
+        ])?;
+        namespace.ip(&["link", "set", &inside, "up"])?;
+        Ok(namespace)
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip ARGS` inside the namespace.
+    pub fn ip(&self, args: &[&str]) -> Result<(), NetnsError> {
+        let inside = [&["netns", "exec", &self.name, "ip"][..], args].concat();
+        run("ip", &inside)
+    }
+
+    /// Sets sysctl `key` to `value` inside the namespace.
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
+        let setting = format!("{key}={value}");
+        run(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-qw", &setting],
+        )
+    }
+
+    /// A command running `program` inside the namespace on CPUs `cpus`
+    /// (a taskset list such as `0` or `0-1`) at niceness `nice`.
+    pub fn command(&self, cpus: &str, nice: i32, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, "taskset", "-c", cpus]);
+        command.args(["nice", "-n", &nice.to_string(), program]);
+        command
+    }
+
+    /// Routes the dataplane's subnet from the root namespace through this
+    /// namespace (veth subnet `subnet`) to TAP device `tap` (which must
+    /// exist), forwarding and answering ARP for the client on the TAP.
+    pub fn route_to_tap(&self, subnet: u8, tap: &str) -> Result<(), NetnsError> {
+        self.ip(&["addr", "add", "10.231.1.1/24", "dev", tap])?;
+        self.ip(&["link", "set", tap, "up"])?;
+        self.sysctl("net.ipv4.ip_forward", "1")?;
+        self.sysctl(&format!("net.ipv4.conf.{tap}.proxy_arp"), "1")?;
+        let gateway = format!("10.231.{subnet}.2");
+        run(
+            "ip",
+            &["route", "replace", "10.231.1.0/24", "via", &gateway],
+        )
+    }
+
+    /// Whether network device `device` exists in the namespace.
+    pub fn has_device(&self, device: &str) -> bool {
+        self.ip(&["link", "show", device]).is_ok()
+    }
+}
+
+impl Drop for ServerNamespace {
+    fn drop(&mut self) {
+        // Best effort: a failure leaves a namespace behind (and says so),
+        // not a wrong measurement. The veth pair and the route go with it.
+        if let Err(error) = run("ip", &["netns", "del", &self.name]) {
+            eprintln!("warning: {error}");
+        }
+    }
+}
