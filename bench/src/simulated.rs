@@ -209,6 +209,10 @@ fn simulate_point(
     mode: SchedMode,
     load: f64,
 ) -> Result<Option<PercentileEstimate>, FrameNetError> {
+    let mean_interarrival_ns = service.mean_ns() / (load * config.cores as f64);
+    let requests = (config.connections * config.requests_per_connection) as f64;
+    // Room for the arrivals twice over, and a second to drain.
+    let max_virtual_ns = (2.0 * requests * mean_interarrival_ns) as u64 + 1_000_000_000;
     let mut p99s = Vec::with_capacity(config.replications);
     for seed in 1..=config.replications.max(1) as u64 {
         let report = sim::simulate(&sim::SimConfig {
@@ -218,12 +222,13 @@ fn simulate_point(
             workload: WorkloadConfig {
                 connections: config.connections,
                 requests_per_connection: config.requests_per_connection,
-                mean_interarrival_ns: service.mean_ns() / (load * config.cores as f64),
+                mean_interarrival_ns,
                 service,
                 steering: Steering::Spread,
                 split_probability: 0.0,
             },
             costs: config.costs,
+            max_virtual_ns,
             ..sim::SimConfig::default()
         })?;
         let p99 = report.percentile_ns(99.0);

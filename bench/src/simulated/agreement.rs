@@ -54,6 +54,13 @@ pub struct AgreementArgs {
     /// so, when the file does not exist).
     #[arg(long, default_value = "results/costs.json")]
     pub costs: PathBuf,
+    /// Connections of the real generator and of the simulated clients.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Outstanding requests per real connection (enough slots to keep the
+    /// loop open through this VM's host stalls of up to ~30 ms).
+    #[arg(long, default_value_t = 16)]
+    pub depth: usize,
     /// Simulated runs (seeds) per point.
     #[arg(long, default_value_t = 5)]
     pub replications: usize,
@@ -223,7 +230,9 @@ pub fn run(args: &AgreementArgs) -> Result<Agreement, AgreementError> {
     };
     let mut loads = args.loads.clone();
     loads.sort_by(f64::total_cmp);
-    let spec = LoadSpec::new(1.0, args.dist.clone(), args.duration);
+    let mut spec = LoadSpec::new(1.0, args.dist.clone(), args.duration);
+    spec.connections = args.connections;
+    spec.depth = args.depth;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if args.cores + 1 > cpus {
         println!(

@@ -40,6 +40,7 @@ fn arguments_parse_and_unknown_schedulers_are_errors() {
     let cli =
         Cli::try_parse_from(["agree", "--dist", "bimodal-1:25", "--loads", "0.5,0.3"]).unwrap();
     assert_eq!(cli.agree.cores, 2);
+    assert_eq!((cli.agree.connections, cli.agree.depth), (64, 16));
     assert_eq!(cli.agree.targets, ["zygos", "partitioned"]);
     assert_eq!(cli.agree.loads, [0.5, 0.3]);
     let mut args = cli.agree;
@@ -63,6 +64,8 @@ fn one_core_check_runs_both_sweeps_and_pairs_every_point() {
         loads: vec![0.2],
         duration: Duration::from_millis(300),
         costs: dir.join("no-costs.json"),
+        connections: 16,
+        depth: 16,
         replications: 3,
         out: dir.clone(),
     };
