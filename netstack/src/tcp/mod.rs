@@ -25,6 +25,7 @@ use smoltcp::wire::{IpProtocol, TcpPacket};
 use self::input::{Flags, Rst, Segment, Verdict};
 use self::options::TcpOptions;
 use self::output::{SynOffer, TCP_HEADER, write_rst};
+use self::ring::Ring;
 use self::seq::Seq;
 use self::table::{ConnTable, key};
 use self::tcb::{Ctx, State, Tcb, window_shift};
@@ -355,8 +356,8 @@ impl Stack {
     /// Bytes allocated per connection: buffers plus table and timer-wheel
     /// overhead (the bound `rx_buffer`/`tx_buffer` configure).
     pub fn memory_per_connection(&self) -> usize {
-        self.config.rx_buffer
-            + self.config.tx_buffer
+        Ring::heap_len(self.config.rx_buffer)
+            + Ring::heap_len(self.config.tx_buffer)
             + ConnTable::overhead_per_connection()
             + TimerWheel::bytes_per_connection()
     }

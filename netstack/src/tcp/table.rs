@@ -81,22 +81,25 @@ impl ConnTable {
         let rx = self
             .rx_pool
             .pop()
-            .unwrap_or_else(|| committed(self.rx_size));
+            .unwrap_or_else(|| committed(Ring::heap_len(self.rx_size)));
         let tx = self
             .tx_pool
             .pop()
-            .unwrap_or_else(|| committed(self.tx_size));
-        (Ring::with_storage(rx), Ring::with_storage(tx))
+            .unwrap_or_else(|| committed(Ring::heap_len(self.tx_size)));
+        (
+            Ring::with_storage(self.rx_size, rx),
+            Ring::with_storage(self.tx_size, tx),
+        )
     }
 
     /// Returns a block's rings to the pool.
     pub(crate) fn recycle(&mut self, rx: Ring, tx: Ring) {
-        let (rx, tx) = (rx.into_storage(), tx.into_storage());
-        if rx.len() == self.rx_size {
-            self.rx_pool.push(rx);
+        // Rings of other sizes (a TIME-WAIT block's empty ones) are dropped.
+        if rx.capacity() == self.rx_size {
+            self.rx_pool.push(rx.into_storage());
         }
-        if tx.len() == self.tx_size {
-            self.tx_pool.push(tx);
+        if tx.capacity() == self.tx_size {
+            self.tx_pool.push(tx.into_storage());
         }
     }
 
@@ -182,8 +185,9 @@ impl ConnTable {
     }
 
     /// Bytes held by the table's own structures per slot in use (slab slot
-    /// with its inline block and the block's reassembly ranges, map entry), excluding the
-    /// buffers.
+    /// with its inline block, whose rings hold the first bytes of the
+    /// buffers, the block's reassembly ranges, map entry), excluding the
+    /// buffers' heap parts.
     pub(crate) fn overhead_per_connection() -> usize {
         size_of::<Slot>() + Assembler::heap_bytes() + size_of::<(u64, u32)>() + size_of::<u64>()
     }
