@@ -9,7 +9,7 @@ use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
 use serde::Serialize;
 
-use super::priority::{PriorityError, renice_current_thread};
+use super::priority::{AutogroupBoost, PriorityError, renice_current_thread};
 use super::report::{self, NetworkedResult};
 use super::servers::ServerKind;
 use super::sweep::{SweepPlan, sweep_server};
@@ -71,6 +71,10 @@ pub struct SiloBenchArgs {
         default_value = "zygos,partitioned,linux-floating"
     )]
     pub servers: Vec<String>,
+    /// Nice value of this process's autogroup during the networked run
+    /// (restored after; see `networked::priority`).
+    #[arg(long, default_value_t = -20, allow_hyphen_values = true)]
+    pub autogroup_nice: i32,
     /// Nice value of the server threads (the machine is shared; see
     /// `networked::priority`).
     #[arg(long, default_value_t = -10, allow_hyphen_values = true)]
@@ -193,10 +197,11 @@ impl SiloBenchArgs {
     fn cpu_layout(&self) -> String {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let servers = format!(
-            "server core/thread i pinned to CPU i (of {cpus}) at nice {}; the load generator \
+            "autogroup at nice {}; server core/thread i pinned to CPU i (of {cpus}) at nice {}; \
+             the load generator \
              (sender + receiver threads, root namespace, SCHED_FIFO priority {} (0: none), \
              spinning {} us before each send) and the kernel's TCP, veth and TAP processing",
-            self.server_nice, self.client_fifo, self.client_spin_us
+            self.autogroup_nice, self.server_nice, self.client_fifo, self.client_spin_us
         );
         if self.cores >= cpus {
             format!(
@@ -231,6 +236,7 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     if !nix::unistd::geteuid().is_root() {
         return Err(SiloBenchError::NotRoot);
     }
+    let _boost = AutogroupBoost::raise(args.autogroup_nice)?;
     renice_current_thread(args.server_nice)?;
     let topology = Topology::create()?;
     let cpu_layout = args.cpu_layout();
