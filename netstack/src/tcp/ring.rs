@@ -13,12 +13,14 @@ pub(crate) const INLINE: usize = 128;
 /// Byte ring of fixed capacity: positions below `inline_len` are in
 /// `inline`, the rest in `storage`.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub(crate) struct Ring {
-    inline: [u8; INLINE],
-    inline_len: usize,
     storage: Vec<u8>,
     head: usize,
     len: usize,
+    inline_len: usize,
+    /// Last, so the header and the first inline bytes share a cache line.
+    inline: [u8; INLINE],
 }
 
 impl Default for Ring {

@@ -127,8 +127,10 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// One connection.
+/// One connection. Laid out in declaration order (`repr(C)`): the fields
+/// every segment touches first, the rings with their inline bytes last.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Tcb {
     pub state: State,
     pub local: SocketAddrV4,
@@ -147,13 +149,9 @@ pub(crate) struct Tcb {
     pub free_when_drained: bool,
 
     pub snd: SendSequence,
-    /// Unacknowledged then unsent bytes; `tx[0]` has sequence `tx_seq`.
-    pub tx: Ring,
     pub tx_seq: Seq,
 
     pub rcv: ReceiveSequence,
-    /// In-order unread bytes, out-of-order bytes parked after them.
-    pub rx: Ring,
     pub ooo: Assembler,
     /// SLO-aware flow control: raw 16-bit window advertised instead of the
     /// buffer space (thesis chapter 5).
@@ -198,6 +196,13 @@ pub(crate) struct Tcb {
     pub readable_signalled: bool,
     pub want_writable: bool,
     pub peer_closed: bool,
+
+    // The rings last: their inline bytes follow the scalar state, which
+    // then stays within the first cache lines.
+    /// Unacknowledged then unsent bytes; `tx[0]` has sequence `tx_seq`.
+    pub tx: Ring,
+    /// In-order unread bytes, out-of-order bytes parked after them.
+    pub rx: Ring,
 }
 
 /// Shift so that `buffer >> shift` fits the 16-bit window (RFC 7323
