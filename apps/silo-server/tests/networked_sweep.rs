@@ -30,6 +30,7 @@ fn plan() -> SweepPlan {
         step: 2.0,
         max_steps: 1,
         refine_steps: 0,
+        retries: 0,
         connections: 8,
         depth: 4,
         duration: Duration::from_millis(600),

@@ -51,6 +51,10 @@ pub struct SiloBenchArgs {
     /// Bisection steps after a server's first SLO miss.
     #[arg(long, default_value_t = 2)]
     pub refine_steps: usize,
+    /// Times a rate that misses the SLO is measured again before it
+    /// counts as a miss (co-tenants' bursts on a shared machine).
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
     /// Generator connections.
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
@@ -184,6 +188,7 @@ impl SiloBenchArgs {
             step: self.step,
             max_steps: self.max_steps,
             refine_steps: self.refine_steps,
+            retries: self.retries,
             connections: self.connections,
             depth: self.depth,
             duration: Duration::from_millis(self.duration_ms),

@@ -46,6 +46,9 @@ pub struct SweepPlan {
     pub max_steps: usize,
     /// Bisection steps after the first miss.
     pub refine_steps: usize,
+    /// Times a missing rate is measured again before it counts as a miss
+    /// (a co-tenant's burst on a shared machine can spoil one run).
+    pub retries: usize,
     /// Connections of the generator.
     pub connections: usize,
     /// Pipeline depth per connection.
@@ -193,8 +196,10 @@ fn measure(
     }
 }
 
-/// The offered rates: geometric until the first miss, then bisection.
-fn sweep_rates(plan: &SweepPlan, mut measure: impl FnMut(f64) -> bool) {
+/// The offered rates: geometric until the first miss, then bisection; a
+/// rate misses when it misses `1 + plan.retries` times in a row.
+fn sweep_rates(plan: &SweepPlan, mut measure_once: impl FnMut(f64) -> bool) {
+    let mut measure = |rate| (0..=plan.retries).any(|_| measure_once(rate));
     let mut rate = plan.start_tps;
     let mut met = None;
     for _ in 0..plan.max_steps {
@@ -290,6 +295,7 @@ mod tests {
             step: 2.0,
             max_steps: 6,
             refine_steps: 2,
+            retries: 0,
             connections: 8,
             depth: 4,
             duration: Duration::from_millis(100),
@@ -323,5 +329,22 @@ mod tests {
             true
         });
         assert_eq!(offered.len(), 6, "stops after max_steps");
+    }
+
+    #[test]
+    fn a_miss_is_measured_again_before_it_counts() {
+        let plan = SweepPlan {
+            retries: 1,
+            max_steps: 3,
+            refine_steps: 0,
+            ..plan()
+        };
+        let mut offered = Vec::new();
+        sweep_rates(&plan, |tps| {
+            offered.push(tps);
+            // 2000 meets on its second try; 4000 never does.
+            tps < 2000.0 || (tps == 2000.0 && offered.len() == 3)
+        });
+        assert_eq!(offered, [1000.0, 2000.0, 2000.0, 4000.0, 4000.0]);
     }
 }
