@@ -6,16 +6,14 @@
 //! - `ipi/signal_latency`: `tgkill` of the IPI signal to a spinning thread
 //!   until its handler has run;
 //! - `ipi/signal_send`: the sender's post and `tgkill` (`ipi_send_ns`);
-//! - `ipi/signal_handler`: delivering the signal to the calling thread,
-//!   the handler and the return, less a `tgkill` delivering nothing
-//!   (`ipi_handler_ns`).
+//! - `ipi/signal_to_self` and `ipi/tgkill_signal_0`: `tgkill` of the
+//!   signal to the calling thread (delivered, handler run, returned) and
+//!   of signal 0 (checks only); the difference is `ipi_handler_ns`.
 //!
 //! `cargo bench -p bench --bench ipi`. The two-thread figures need two
 //! otherwise idle CPUs; calibrate keeps their median operation instead.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn benches`.
-
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dataplane::sim::calibration::{MailboxProbe, SignalProbe, total, total_of};
@@ -40,8 +38,11 @@ fn ipi(c: &mut Criterion) {
     group.bench_function("signal_send", |b| {
         b.iter_custom(|n| total(&SignalProbe.measure_latency(n).expect("IPI signal").send_ns))
     });
-    group.bench_function("signal_handler", |b| {
-        b.iter_custom(|n| SignalProbe.measure_handler(n).unwrap_or(Duration::ZERO))
+    group.bench_function("signal_to_self", |b| {
+        b.iter_custom(|n| SignalProbe.measure_self_signal(n).expect("IPI signal"))
+    });
+    group.bench_function("tgkill_signal_0", |b| {
+        b.iter_custom(|n| SignalProbe.measure_null_signal(n).expect("IPI signal"))
     });
     group.finish();
 }
