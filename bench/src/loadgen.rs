@@ -8,7 +8,8 @@
 //! [`RequestGenerator`] and [`ResponseFramer`] (memcached, TPC-C...).
 //!
 //! One sender thread paces and writes the requests the generator makes;
-//! one receiver thread waits on all connections (epoll), cuts each
+//! one receiver thread (or the sender itself between sends, in
+//! single-thread mode) waits on all connections (epoll), cuts each
 //! connection's bytes into responses with the framer, matches them to
 //! requests in per-connection FIFO order and records each latency (from
 //! the write call to the response read) in an hdrhistogram, per request
@@ -81,6 +82,11 @@ pub struct LoadSpec {
     /// and server share cores (and keeps a real-time sender below the
     /// kernel's RT throttling limit).
     pub spin: Duration,
+    /// One thread sends and reads responses between sends (busy-polling
+    /// the connections while it waits) instead of a sender and a receiver
+    /// thread: for a client with one CPU, where two threads would delay
+    /// each other's sends and reads.
+    pub single_thread: bool,
 }
 
 impl LoadSpec {
@@ -97,6 +103,7 @@ impl LoadSpec {
             sampling: SamplingPolicy::default(),
             confidence: 0.95,
             spin: Duration::from_micros(100),
+            single_thread: false,
         }
     }
 
@@ -297,41 +304,82 @@ impl Shared {
 /// Per-response record of the receiver: (request id, latency ns).
 pub type Completion = (u64, u64);
 
-fn receive(shared: &Shared, framer: &dyn ResponseFramer) -> Result<Vec<Completion>, LoadError> {
-    let io_error = |what| move |source| LoadError::Io { what, source };
-    let epoll = Epoll::new().map_err(io_error("epoll_create"))?;
-    for (index, stream) in shared.streams.iter().enumerate() {
-        epoll
-            .add(stream, flags::IN, index as u64)
-            .map_err(io_error("epoll_ctl"))?;
-    }
-    let mut buffers = vec![Vec::<u8>::new(); shared.streams.len()];
-    let mut completions = Vec::new();
-    let mut ready = [Ready {
-        token: 0,
-        events: 0,
-    }; 32];
-    let mut drain_deadline = None;
-    loop {
-        if shared.sending_done.load(Ordering::Acquire) {
-            let sent = shared.sent.load(Ordering::Acquire);
-            if completions.len() as u64 >= sent {
-                return Ok(completions);
-            }
-            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN);
-            if Instant::now() >= deadline {
-                return Ok(completions);
-            }
+/// The response side of a run: reads every connection, frames and
+/// completes responses. Runs on its own thread, or inline in the sender
+/// ([`LoadSpec::single_thread`]).
+struct Receiver<'a> {
+    shared: &'a Shared,
+    framer: &'a dyn ResponseFramer,
+    epoll: Epoll,
+    buffers: Vec<Vec<u8>>,
+    completions: Vec<Completion>,
+    ready: [Ready; 32],
+}
+
+impl<'a> Receiver<'a> {
+    fn new(shared: &'a Shared, framer: &'a dyn ResponseFramer) -> Result<Self, LoadError> {
+        let io_error = |what| move |source| LoadError::Io { what, source };
+        let epoll = Epoll::new().map_err(io_error("epoll_create"))?;
+        for (index, stream) in shared.streams.iter().enumerate() {
+            epoll
+                .add(stream, flags::IN, index as u64)
+                .map_err(io_error("epoll_ctl"))?;
         }
-        let count = epoll
-            .wait(&mut ready, Duration::from_millis(10))
-            .map_err(io_error("epoll_wait"))?;
-        for event in &ready[..count] {
+        Ok(Receiver {
+            shared,
+            framer,
+            epoll,
+            buffers: vec![Vec::new(); shared.streams.len()],
+            completions: Vec::new(),
+            ready: [Ready {
+                token: 0,
+                events: 0,
+            }; 32],
+        })
+    }
+
+    /// Waits up to `timeout` (whole milliseconds; zero polls) for
+    /// responses and completes those that arrived.
+    fn poll(&mut self, timeout: Duration) -> Result<(), LoadError> {
+        let count = self
+            .epoll
+            .wait(&mut self.ready, timeout)
+            .map_err(|source| LoadError::Io {
+                what: "epoll_wait",
+                source,
+            })?;
+        for event in &self.ready[..count] {
             let connection = event.token as usize;
-            read_available(shared, connection, &mut buffers[connection])?;
-            let buffer = &mut buffers[connection];
-            let consumed = match_responses(shared, framer, connection, buffer, &mut completions)?;
+            let buffer = &mut self.buffers[connection];
+            read_available(self.shared, connection, buffer)?;
+            let consumed = match_responses(
+                self.shared,
+                self.framer,
+                connection,
+                buffer,
+                &mut self.completions,
+            )?;
             buffer.drain(..consumed);
+        }
+        Ok(())
+    }
+
+    /// Receives until the sender is done and every request is answered,
+    /// or [`DRAIN`] after the sender is done.
+    fn run(mut self) -> Result<Vec<Completion>, LoadError> {
+        let mut drain_deadline = None;
+        loop {
+            if self.shared.sending_done.load(Ordering::Acquire) {
+                let sent = self.shared.sent.load(Ordering::Acquire);
+                if self.completions.len() as u64 >= sent {
+                    return Ok(self.completions);
+                }
+                let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN);
+                if Instant::now() >= deadline {
+                    return Ok(self.completions);
+                }
+            }
+            self.poll(Duration::from_millis(10))?;
         }
     }
 }
@@ -414,17 +462,50 @@ fn read_available(
     }
 }
 
-fn wait_until(shared: &Shared, deadline_ns: u64, spin: Duration) {
-    loop {
-        let now = shared.now_ns();
-        if now >= deadline_ns {
-            return;
+/// What the sender does while it waits for a send time or a free slot.
+enum Waiting<'r, 'a> {
+    /// Sleeps, then spins yielding the CPU (a receiver thread reads).
+    Sleep,
+    /// Reads responses (single-thread mode).
+    Receive(&'r mut Receiver<'a>),
+}
+
+impl Waiting<'_, '_> {
+    /// Waits until `deadline_ns`: sleeping (or reading responses) until
+    /// `spin` before it, then spinning (or polling the connections).
+    fn until(
+        &mut self,
+        shared: &Shared,
+        deadline_ns: u64,
+        spin: Duration,
+    ) -> Result<(), LoadError> {
+        loop {
+            let now = shared.now_ns();
+            if now >= deadline_ns {
+                return Ok(());
+            }
+            let remaining = Duration::from_nanos(deadline_ns - now);
+            let idle = remaining.saturating_sub(spin);
+            match self {
+                Waiting::Sleep if !idle.is_zero() => std::thread::sleep(idle),
+                // Spin, but let a runnable thread sharing this CPU (the
+                // receiver, when client threads outnumber its CPUs) go
+                // first: a pure spin would hold its wakeups back for a
+                // whole scheduler slice, milliseconds of made-up latency.
+                Waiting::Sleep => std::thread::yield_now(),
+                Waiting::Receive(receiver) => receiver.poll(idle)?,
+            }
         }
-        let remaining = Duration::from_nanos(deadline_ns - now);
-        if remaining > spin {
-            std::thread::sleep(remaining - spin);
-        } else {
-            std::hint::spin_loop();
+    }
+
+    /// Lets a moment pass while every pipeline slot is in use.
+    fn pause(&mut self) -> Result<(), LoadError> {
+        match self {
+            Waiting::Sleep => {
+                std::thread::yield_now();
+                Ok(())
+            }
+            Waiting::Receive(receiver) => receiver.poll(Duration::ZERO),
         }
     }
 }
@@ -459,6 +540,7 @@ fn send(
     shared: &Shared,
     config: &LoadSpec,
     generator: &mut dyn RequestGenerator,
+    waiting: &mut Waiting<'_, '_>,
 ) -> Result<SendLog, LoadError> {
     // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
     // this thread's timer slack; no memory is passed.
@@ -486,18 +568,18 @@ fn send(
                 class,
                 classes: log.class_names.len(),
             })?;
-        wait_until(shared, scheduled as u64, config.spin);
+        waiting.until(shared, scheduled as u64, config.spin)?;
         let connection = match free_connection(shared, config.depth, &mut rng) {
             Some(connection) => connection,
             None => {
                 log.deferred += 1;
-                let waiting = Instant::now();
+                let since = Instant::now();
                 loop {
-                    std::thread::yield_now();
+                    waiting.pause()?;
                     if let Some(connection) = free_connection(shared, config.depth, &mut rng) {
                         break connection;
                     }
-                    if waiting.elapsed() > DRAIN {
+                    if since.elapsed() > DRAIN {
                         return Err(LoadError::Stalled { waited: DRAIN });
                     }
                 }
@@ -591,20 +673,32 @@ pub fn run_load_with(
         sending_done: AtomicBool::new(false),
         sent: AtomicU64::new(0),
     };
-    let (sent, received) = std::thread::scope(|scope| {
-        let receiver = std::thread::Builder::new()
-            .name("loadgen-rx".to_owned())
-            .spawn_scoped(scope, || receive(&shared, framer))
-            .map_err(|source| LoadError::Io {
-                what: "spawn",
-                source,
-            })?;
-        let sent = send(&shared, config, generator);
+    let (sent, completions) = if config.single_thread {
+        let mut receiver = Receiver::new(&shared, framer)?;
+        let sent = send(
+            &shared,
+            config,
+            generator,
+            &mut Waiting::Receive(&mut receiver),
+        );
         shared.sending_done.store(true, Ordering::Release);
-        let received = receiver.join().map_err(|_| LoadError::Receiver);
-        Ok::<_, LoadError>((sent, received))
-    })?;
-    let completions = received??;
+        (sent, receiver.run())
+    } else {
+        std::thread::scope(|scope| {
+            let receiver = std::thread::Builder::new()
+                .name("loadgen-rx".to_owned())
+                .spawn_scoped(scope, || Receiver::new(&shared, framer)?.run())
+                .map_err(|source| LoadError::Io {
+                    what: "spawn",
+                    source,
+                })?;
+            let sent = send(&shared, config, generator, &mut Waiting::Sleep);
+            shared.sending_done.store(true, Ordering::Release);
+            let received = receiver.join().map_err(|_| LoadError::Receiver)?;
+            Ok::<_, LoadError>((sent, received))
+        })?
+    };
+    let completions = completions?;
     let log = sent?;
     Ok(build_report(config, &log, completions))
 }

@@ -88,10 +88,11 @@ fn short_spec() -> LoadSpec {
     spec
 }
 
-#[test]
-fn each_response_completes_its_request_and_classes_are_reported() {
+/// Runs the letters against an upper-casing server and checks every
+/// request is answered and counted in its class.
+fn every_letter_answered(spec: &LoadSpec) {
     let addr = serve(|line| format!("{}\n", line.to_ascii_uppercase()));
-    let report = run_load_with(addr, &short_spec(), &mut Letters, &UpperLetters).unwrap();
+    let report = run_load_with(addr, spec, &mut Letters, &UpperLetters).unwrap();
     assert!(report.sent > 500, "sent {}", report.sent);
     assert_eq!(report.answered, report.sent);
     let names: Vec<_> = report.per_class.iter().map(|c| c.class).collect();
@@ -102,6 +103,19 @@ fn each_response_completes_its_request_and_classes_are_reported() {
     let b_share = answered[1] as f64 / measured as f64;
     assert!((0.12..0.28).contains(&b_share), "{answered:?}");
     assert!(report.per_class.iter().all(|c| c.histogram.p99 > 0.0));
+}
+
+#[test]
+fn each_response_completes_its_request_and_classes_are_reported() {
+    every_letter_answered(&short_spec());
+}
+
+#[test]
+fn one_thread_sending_and_receiving_answers_every_request_too() {
+    every_letter_answered(&LoadSpec {
+        single_thread: true,
+        ..short_spec()
+    });
 }
 
 /// The framer's error of a run against a server answering `answer`.

@@ -76,6 +76,10 @@ pub struct MemcachedBenchArgs {
     /// pipelines up to 4).
     #[arg(long, default_value_t = 4)]
     pub depth: usize,
+    /// Client threads: 1 (one thread sends and reads) or 2 (a sender and
+    /// a receiver); default 1 when the client has one CPU, else 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub client_threads: Option<u8>,
     /// Seed of arrivals, keys and value sizes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -144,13 +148,25 @@ fn parse_server(name: &str) -> Result<ServerKind, BenchError> {
     }
 }
 
-/// CPUs the client may use: those after the server cores, if any.
-fn client_cpus(cores: usize) -> Option<String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match cpus.checked_sub(cores) {
-        Some(0) | None => None,
-        Some(1) => Some(cores.to_string()),
-        Some(_) => Some(format!("{cores}-{}", cpus - 1)),
+/// The CPUs the client may use: those after the server cores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClientCpus {
+    /// How many.
+    count: usize,
+    /// As a taskset list (`None` when there are none).
+    list: Option<String>,
+}
+
+impl ClientCpus {
+    fn after(cores: usize) -> ClientCpus {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let count = cpus.saturating_sub(cores);
+        let list = match count {
+            0 => None,
+            1 => Some(cores.to_string()),
+            _ => Some(format!("{cores}-{}", cpus - 1)),
+        };
+        ClientCpus { count, list }
     }
 }
 
@@ -196,12 +212,13 @@ impl MemcachedBenchArgs {
 /// Runs one point: the mix at `rate` against `server`.
 fn measure_point(
     args: &MemcachedBenchArgs,
+    spec: &LoadSpec,
     workload: Workload,
     keys: &Keyspace,
     server: &RunningServer,
     rate: f64,
 ) -> RatePoint {
-    let mut spec = args.spec();
+    let mut spec = spec.clone();
     spec.arrivals = spec.arrivals.with_rate(rate);
     let framer = TextResponses::default();
     let mut requests = MixRequests::new(workload, keys.clone());
@@ -214,6 +231,7 @@ fn measure_point(
 /// Starts `kind`, preloads and searches; stops it.
 fn measure_server(
     args: &MemcachedBenchArgs,
+    spec: &LoadSpec,
     setup: &ServerSetup,
     workload: Workload,
     keys: &Keyspace,
@@ -223,7 +241,7 @@ fn measure_server(
     preload(server.addr(), workload, keys, args.seed).map_err(|e| e.to_string())?;
     let points = search(&args.search_config(), |rate| {
         eprintln!("  {} at {rate:.0} RPS", kind.name());
-        measure_point(args, workload, keys, &server, rate)
+        measure_point(args, spec, workload, keys, &server, rate)
     });
     Ok(points)
 }
@@ -263,12 +281,24 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
         ),
         priority_note,
     ];
-    match client_cpus(args.cores) {
+    let client = ClientCpus::after(args.cores);
+    let mut spec = args.spec();
+    // One CPU: a sender and a receiver thread would delay each other.
+    spec.single_thread = args
+        .client_threads
+        .map_or(client.count <= 1, |threads| threads == 1);
+    match client.list {
         Some(cpus) => {
             let pid = std::process::id().to_string();
             netns::run("taskset", &["-a", "-cp", &cpus, &pid])?;
             notes.push(format!(
-                "client (open-loop Linux-socket generator, root namespace) pinned to CPU(s) {cpus}"
+                "client (open-loop Linux-socket generator, root namespace) pinned to CPU(s) \
+                 {cpus}, {}",
+                if spec.single_thread {
+                    "one thread sending and reading"
+                } else {
+                    "a sender and a receiver thread"
+                }
             ));
         }
         None => notes.push(
@@ -282,7 +312,7 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
         let mut servers = Vec::new();
         for &kind in &kinds {
             eprintln!("{} {}:", workload.name(), kind.name());
-            let points = measure_server(args, &setup, workload, &keys, kind);
+            let points = measure_server(args, &spec, &setup, workload, &keys, kind);
             servers.push(ServerResult::new(kind.name(), points));
         }
         let mut result = BenchmarkResult {
@@ -370,9 +400,19 @@ mod tests {
     #[test]
     fn the_client_gets_the_cpus_after_the_server_cores() {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(client_cpus(cpus), None);
-        if cpus >= 2 {
-            assert_eq!(client_cpus(cpus - 1), Some((cpus - 1).to_string()));
-        }
+        assert_eq!(
+            ClientCpus::after(cpus),
+            ClientCpus {
+                count: 0,
+                list: None
+            }
+        );
+        assert_eq!(
+            ClientCpus::after(cpus - 1),
+            ClientCpus {
+                count: 1,
+                list: Some((cpus - 1).to_string())
+            }
+        );
     }
 }

@@ -17,6 +17,7 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Why a namespace or link could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -75,20 +76,26 @@ pub const OURS_PREFIX: u8 = 16;
 #[derive(Debug)]
 pub struct ServerNamespace {
     name: String,
+    /// Prefix of its devices' names (at most 12 bytes).
+    devices: String,
 }
 
 impl ServerNamespace {
-    /// Creates namespace `zmb-<pid>-<tag>` and a veth pair on subnet
-    /// 10.231.`subnet`.0/24 (.1 in the root namespace, .2 inside).
+    /// Creates namespace `zmb-<pid>-<tag><instance>` and a veth pair on
+    /// subnet 10.231.`subnet`.0/24 (.1 in the root namespace, .2 inside).
+    /// Names never repeat within a process: the kernel deletes a
+    /// namespace's devices asynchronously, after `ip netns del` returns.
     pub fn create(tag: &str, subnet: u8) -> Result<ServerNamespace, NetnsError> {
+        static INSTANCE: AtomicUsize = AtomicUsize::new(0);
+        let instance = INSTANCE.fetch_add(1, Ordering::Relaxed) % 100;
         let pid = std::process::id();
         let namespace = ServerNamespace {
-            name: format!("zmb-{pid}-{tag}"),
+            name: format!("zmb-{pid}-{tag}{instance}"),
+            devices: format!("zmb{}{tag}{instance}", pid % 100_000),
         };
         run("ip", &["netns", "add", &namespace.name])?;
-        // Interface names have at most 15 bytes.
-        let outside = format!("zmb{}{tag}", pid % 100_000);
-        let inside = format!("{outside}n");
+        let outside = namespace.device_name("");
+        let inside = namespace.device_name("n");
         run(
             "ip",
             &[
@@ -130,6 +137,12 @@ impl ServerNamespace {
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A device name unique to this namespace, ending in `suffix` (at
+    /// most 3 bytes: interface names have at most 15).
+    pub fn device_name(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.devices)
     }
 
     /// `ip ARGS` inside the namespace.

@@ -174,7 +174,7 @@ impl RunningServer {
         match kind {
             ServerKind::Ours(mode) => {
                 let namespace = ServerNamespace::create("o", 0)?;
-                let tap = format!("zmb{}t", std::process::id() % 100_000);
+                let tap = namespace.device_name("t");
                 let mut command =
                     namespace.command(&setup.cpus(), setup.nice, &path_text(&setup.zygos));
                 command.args(setup.ours_args(mode, &tap));
