@@ -9,7 +9,9 @@
 //! root namespace; then the SIMULATED 16-core prediction
 //! ([`crate::prediction`]).
 //!
-//! Flow: [`cli`] parses [`SiloBenchArgs`], checks for root, builds the
+//! Flow: [`cli`] parses [`SiloBenchArgs`], checks for root, raises the
+//! benchmark's scheduling priorities ([`priority`]: the machine is shared
+//! and the client shares its CPUs with polling cores), builds the
 //! [`topology::Topology`], runs [`sweep::sweep_server`] for each server
 //! ([`servers`]) and prints and writes [`report`].
 

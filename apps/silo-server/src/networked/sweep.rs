@@ -1,7 +1,8 @@
 //! The offered-load sweep of one server: fresh database, server started,
 //! then open-loop TPC-C runs at increasing offered rates (geometric steps)
 //! until one misses the SLO, then a few bisection steps between the last
-//! rate that met it and the first that did not. The server's figure is the
+//! rate that met it and the first that did not. A rate that misses is
+//! measured again ([`SweepPlan::retries`]) before it counts as a miss. The server's figure is the
 //! highest achieved rate that met the SLO (thesis §4.5: "max load @ SLO").
 //!
 //! A point meets the SLO when the open loop held (every request answered,
