@@ -54,7 +54,7 @@ pub struct MemcachedBenchArgs {
     #[arg(long, default_value = "1s", value_parser = bench::cli::parse_duration)]
     pub duration: Duration,
     /// First offered rate, requests per second.
-    #[arg(long, default_value_t = 5_000.0)]
+    #[arg(long, default_value_t = 2_000.0)]
     pub start_rps: f64,
     /// Factor between offered rates until the first miss.
     #[arg(long, default_value_t = 1.5)]
@@ -66,6 +66,10 @@ pub struct MemcachedBenchArgs {
     /// missing it.
     #[arg(long, default_value_t = 3)]
     pub refinements: usize,
+    /// Extra measurements of a rate a server missed, before the search
+    /// takes the miss as final.
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
     /// Keys preloaded and drawn from uniformly (Mutilate's --records).
     #[arg(long, default_value_t = 10_000)]
     pub keys: usize,
@@ -205,6 +209,7 @@ impl MemcachedBenchArgs {
             growth: self.growth,
             max_rps: self.max_rps,
             refinements: self.refinements,
+            retries: self.retries,
         }
     }
 }

@@ -166,10 +166,9 @@ pub fn table(result: &BenchmarkResult) -> String {
                     .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
                 class_p99("get"),
                 class_p99("set"),
-                if point.misses > 0 {
-                    format!("  ({} get misses)", point.misses)
-                } else {
-                    String::new()
+                match (point.misses, point.attempts) {
+                    (0, 1) => String::new(),
+                    (misses, attempts) => format!("  ({misses} get misses, attempt {attempts})"),
                 }
             );
         }

@@ -1,7 +1,9 @@
 //! The search for a server's maximum throughput at the SLO: measure at
 //! rates growing geometrically until the server stops keeping up, then
 //! bisect (geometrically) between the last rate it kept up with and the
-//! first it did not.
+//! first it did not. A rate the server misses is measured again up to
+//! `retries` times (a shared machine's hiccup should not end a search);
+//! the last attempt is the point kept, and it says how many there were.
 //!
 //! Two verdicts per point:
 //! - *meets the SLO* (the headline): its checked p99 (Lancet's checks and
@@ -47,6 +49,8 @@ pub struct RatePoint {
     /// Whether every request was answered without breaking the open loop
     /// and the unchecked p99 is within the SLO.
     pub keeps_up: bool,
+    /// Measurements at this rate (more than 1 when earlier ones missed).
+    pub attempts: usize,
 }
 
 impl RatePoint {
@@ -59,6 +63,7 @@ impl RatePoint {
             && report.histogram.p99 <= slo_micros;
         RatePoint {
             keeps_up,
+            attempts: 1,
             target_rps: report.target_rps,
             achieved_rps: report.achieved_rps,
             p99,
@@ -88,6 +93,7 @@ impl RatePoint {
             warnings: Vec::new(),
             meets_slo: false,
             keeps_up: false,
+            attempts: 1,
         }
     }
 }
@@ -103,6 +109,22 @@ pub struct SearchConfig {
     pub max_rps: f64,
     /// Bisection steps after the first miss.
     pub refinements: usize,
+    /// Extra measurements of a rate the server missed.
+    pub retries: usize,
+}
+
+/// Measures `rate`, again while the server misses it, up to `retries`
+/// more times.
+fn attempt(rate: f64, retries: usize, measure: &mut impl FnMut(f64) -> RatePoint) -> RatePoint {
+    let mut point = measure(rate);
+    for attempts in 2..=retries + 1 {
+        if point.keeps_up {
+            break;
+        }
+        point = measure(rate);
+        point.attempts = attempts;
+    }
+    point
 }
 
 /// Measures rates as the module docs say; `measure` runs one point.
@@ -111,7 +133,7 @@ pub fn search(config: &SearchConfig, mut measure: impl FnMut(f64) -> RatePoint) 
     let mut rate = config.start_rps;
     let (mut met, mut missed) = (None, None);
     while rate <= config.max_rps {
-        let point = measure(rate);
+        let point = attempt(rate, config.retries, &mut measure);
         let meets = point.keeps_up;
         points.push(point);
         if !meets {
@@ -124,7 +146,7 @@ pub fn search(config: &SearchConfig, mut measure: impl FnMut(f64) -> RatePoint) 
     if let (Some(mut low), Some(mut high)) = (met, missed) {
         for _ in 0..config.refinements {
             let middle = (low * high).sqrt();
-            let point = measure(middle);
+            let point = attempt(middle, config.retries, &mut measure);
             if point.keeps_up {
                 low = middle;
             } else {
@@ -177,6 +199,7 @@ mod tests {
         growth: 2.0,
         max_rps: 1e7,
         refinements: 4,
+        retries: 0,
     };
 
     #[test]
@@ -228,6 +251,33 @@ mod tests {
         let points = search(&config, fake(1e9));
         assert_eq!(points.len(), 2);
         assert_eq!(best_at_slo(&points).map(|p| p.target_rps), Some(20_000.0));
+    }
+
+    #[test]
+    fn a_missed_rate_is_measured_again_and_a_hiccup_does_not_end_the_search() {
+        let mut calls = 0;
+        let mut inner = fake(100_000.0);
+        // The second measurement (20k) hiccups once.
+        let hiccup = |rate| {
+            calls += 1;
+            let mut point = inner(rate);
+            if calls == 2 {
+                point.keeps_up = false;
+            }
+            point
+        };
+        let config = SearchConfig {
+            retries: 1,
+            ..CONFIG
+        };
+        let points = search(&config, hiccup);
+        assert_eq!(points[1].attempts, 2);
+        assert!(points[1].keeps_up);
+        let best = best_keeping_up(&points).map(|p| p.target_rps);
+        assert!(best.is_some_and(|rate| rate > 80_000.0), "{best:?}");
+        // A server that misses for good is measured 1 + retries times.
+        let points = search(&config, fake(5_000.0));
+        assert_eq!((points.len(), points[0].attempts), (1, 2));
     }
 
     #[test]
