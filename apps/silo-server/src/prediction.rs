@@ -213,6 +213,9 @@ pub struct PredictedScheduler {
     pub sched: String,
     /// Highest load (fraction of capacity) meeting the SLO.
     pub max_load: f64,
+    /// Every load the bisection tried met the SLO: the true maximum may
+    /// be higher (up to 1).
+    pub at_search_ceiling: bool,
     /// That over the M/G/n bound of the fitted distribution.
     pub fraction_of_bound: f64,
     /// The same load in TPS on the simulated cores.
@@ -303,6 +306,11 @@ fn highest_load(
     Ok(low)
 }
 
+/// The highest load [`highest_load`] can return.
+fn search_ceiling() -> f64 {
+    1.0 - (1.0 - LIGHTEST_LOAD) / f64::from(1u32 << LOAD_STEPS)
+}
+
 /// Runs the prediction for the measured `samples` (µs).
 pub fn predict(samples: Vec<f64>, plan: &PredictionPlan) -> Result<Prediction, PredictionError> {
     let fit = TwoPoint::fit(&samples)?;
@@ -332,6 +340,7 @@ pub fn predict(samples: Vec<f64>, plan: &PredictionPlan) -> Result<Prediction, P
         schedulers.push(PredictedScheduler {
             sched: mode.to_string(),
             max_load,
+            at_search_ceiling: max_load >= search_ceiling(),
             fraction_of_bound: max_load / bound_fit,
             tps: max_load * plan.cores as f64 * 1e6 / fit.mean_us(),
         });
@@ -377,10 +386,12 @@ pub fn table(prediction: &Prediction) -> String {
     );
     for sched in &prediction.schedulers {
         out.push_str(&format!(
-            "SIMULATED {:<12} max load @ SLO {:.3} = {:>3.0}% of the M/G/{} bound ({:.0} TPS on {} \
-             simulated cores)\n",
+            "SIMULATED {:<12} max load @ SLO {}{:.3} = {}{:.0}% of the M/G/{} bound ({:.0} TPS on \
+             {} simulated cores)\n",
             sched.sched,
+            if sched.at_search_ceiling { ">=" } else { "" },
             sched.max_load,
+            if sched.at_search_ceiling { ">=" } else { "" },
             sched.fraction_of_bound * 100.0,
             prediction.cores,
             sched.tps,
@@ -465,6 +476,8 @@ mod tests {
         assert!(prediction.simulated);
         let (zygos, partitioned) = (&prediction.schedulers[0], &prediction.schedulers[1]);
         assert!(zygos.max_load > partitioned.max_load, "{prediction:?}");
+        assert!(!partitioned.at_search_ceiling);
+        assert!((search_ceiling() - (1.0 - 0.9 / 64.0)).abs() < 1e-12);
         assert!(zygos.fraction_of_bound <= 1.1, "{prediction:?}");
         assert!(table(&prediction).starts_with("SIMULATED"));
     }
