@@ -150,7 +150,14 @@ impl SignalProbe {
             interrupt(tid);
         }
         let elapsed = start.elapsed();
-        target.take();
+        let delivered = target.take();
+        if delivered != n {
+            return Err(ProbeError::Lost {
+                what: "signals to self",
+                sent: n,
+                received: delivered,
+            });
+        }
         Ok(elapsed)
     }
 

@@ -57,6 +57,16 @@ pub enum ProbeError {
     /// The IPI signal could not be installed.
     #[error(transparent)]
     Signal(#[from] crate::process::SignalError),
+    /// Some of the probe's operations did not complete.
+    #[error("{what}: {received} of {sent} arrived")]
+    Lost {
+        /// What was sent.
+        what: &'static str,
+        /// How many were sent.
+        sent: u64,
+        /// How many arrived.
+        received: u64,
+    },
 }
 
 /// The CPU the calling thread runs on, and another one for its partner

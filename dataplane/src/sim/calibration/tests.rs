@@ -35,8 +35,11 @@ fn ipi_probes_deliver_every_signal() {
     assert_eq!(times.latency_ns.len(), 200, "every signal delivered");
     assert_eq!(times.send_ns.len(), 200);
     assert!(times.latency_ns.iter().all(|&ns| ns > 0));
-    // Delivering a signal costs more than checking the thread exists.
-    assert!(SignalProbe.measure_handler(2_000).unwrap() > Duration::ZERO);
+    // Every signal to self is delivered (its handler ran) before tgkill
+    // returns; the handler's cost, a difference of two timed loops, can
+    // come out as zero on a loaded machine, so only its success is checked.
+    assert!(SignalProbe.measure_self_signal(2_000).unwrap() > Duration::ZERO);
+    SignalProbe.measure_handler(2_000).unwrap();
 }
 
 #[test]
