@@ -48,6 +48,9 @@ pub enum BenchCommand {
     Plot(PlotArgs),
     /// Measure the runtime's costs here and write the sim's cost table.
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// Run one sweep on the sim (calibrated costs) and on real cores and
+    /// say, point by point, whether their p99 intervals agree.
+    Agree(crate::simulated::agreement::AgreementArgs),
 }
 
 /// Arguments of `zygos bench plot`.
@@ -233,6 +236,9 @@ pub fn run_with_targets(args: BenchArgs, resolve: TargetResolver<'_>) -> ExitCod
         }
         BenchCommand::Plot(args) => replot(&args),
         BenchCommand::Calibrate(args) => crate::calibrate::run(&args).map_err(|e| e.to_string()),
+        BenchCommand::Agree(args) => crate::simulated::agreement::run(&args)
+            .map(drop)
+            .map_err(|e| e.to_string()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
