@@ -13,6 +13,7 @@ use clap::Args;
 use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
 
+use crate::calibrate::{ENTRIES, load_costs};
 use crate::cli::parse_duration;
 use crate::dataplane_target::DataplaneTarget;
 use crate::loadgen::LoadSpec;
@@ -39,6 +40,10 @@ pub struct DemoArgs {
     /// Directory of the outputs.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Cost table of the simulated comparison, from `zygos bench
+    /// calibrate`; the sim's defaults (said so) when the file is missing.
+    #[arg(long, default_value = "results/costs.json")]
+    pub costs: PathBuf,
 }
 
 /// Load levels of the real sweep.
@@ -88,6 +93,23 @@ fn demo(args: &DemoArgs) -> Result<(), String> {
         println!("wrote {}", path.display());
     }
     println!();
+    let costs = if args.costs.exists() {
+        let table = load_costs(&args.costs).map_err(|e| e.to_string())?;
+        println!(
+            "SIMULATED with the costs measured on this machine in {} ({} of {} entries measured)",
+            args.costs.display(),
+            table.measured.len(),
+            ENTRIES.len()
+        );
+        table.costs
+    } else {
+        println!(
+            "SIMULATED with the sim's default costs ({} is missing: `zygos bench calibrate` \
+             measures them here)",
+            args.costs.display()
+        );
+        SimCosts::default()
+    };
     let comparison = simulated::compare(&Comparison {
         cores: SIM_CORES,
         service: ServiceDistribution::Exponential { mean: SIM_MEAN_US },
@@ -100,7 +122,7 @@ fn demo(args: &DemoArgs) -> Result<(), String> {
         connections: 64,
         requests_per_connection: 100,
         replications: 1,
-        costs: SimCosts::default(),
+        costs,
     })
     .map_err(|e| format!("simulation: {e}"))?;
     print!("{}", simulated::table(&comparison));
