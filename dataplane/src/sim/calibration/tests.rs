@@ -12,7 +12,10 @@ fn stack_probes_time_frames_and_events() {
     let event = per_op(500, pair.measure_events(500).unwrap());
     // Plausibility only: the upper bounds leave room for a host that
     // freezes the VM's CPUs for tens of milliseconds during the loop.
-    assert!((10.0..10_000_000.0).contains(&frame), "{frame} ns per frame");
+    assert!(
+        (10.0..10_000_000.0).contains(&frame),
+        "{frame} ns per frame"
+    );
     assert!((5.0..10_000_000.0).contains(&event), "{event} ns per event");
 }
 
