@@ -47,6 +47,9 @@ enum BenchCommand {
     /// partitioned and the Linux-socket server, then the SIMULATED 16-core
     /// prediction.
     Silo(silo_server::networked::SiloBenchArgs),
+    /// memcached USR/ETC: max throughput at p99 <= 500 us of ours (zygos,
+    /// partitioned) vs the real memcached on the same cores (root).
+    Memcached(memcached::benchmark::MemcachedBenchArgs),
 }
 
 fn not_yet_available(what: &str) -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         }
         Command::Bench(BenchCommand::SiloStandalone(args)) => silo_server::standalone::cli(&args),
         Command::Bench(BenchCommand::Silo(args)) => silo_server::networked::cli(&args),
+        Command::Bench(BenchCommand::Memcached(args)) => memcached::benchmark::cli(&args),
         Command::Demo(args) => bench::demo::run(args),
     }
 }
