@@ -49,7 +49,7 @@ fn the_real_memcached_in_a_namespace_serves_the_usr_mix_over_veth() {
         nice: 0,
         log_dir: log_dir.clone(),
     };
-    let own = format!("zmb-{}-r", std::process::id());
+    let own = format!("zy-r0-{}", std::process::id());
     {
         let server = RunningServer::start(ServerKind::Real, &setup).expect("start memcached");
         assert!(namespaces().contains(&own), "{}", namespaces());

@@ -19,44 +19,12 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Why a namespace or link could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum NetnsError {
-    /// A command could not be started.
-    #[error("cannot run {program}: {source} (install iproute2 and util-linux)")]
-    Spawn {
-        /// The program.
-        program: String,
-        /// OS error.
-        source: std::io::Error,
-    },
-    /// A command failed.
-    #[error("{command} failed: {stderr}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// What it printed on stderr.
-        stderr: String,
-    },
-}
+use dataplane::netns::NetNamespace;
+pub use dataplane::netns::NetnsError;
 
 /// Runs `program args...` and requires success.
 pub fn run(program: &str, args: &[&str]) -> Result<(), NetnsError> {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|source| NetnsError::Spawn {
-            program: program.to_owned(),
-            source,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(NetnsError::Failed {
-            command: format!("{program} {}", args.join(" ")),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    dataplane::netns::run(Command::new(program).args(args)).map(drop)
 }
 
 /// Address of the root namespace's end of path `subnet`.
@@ -75,13 +43,13 @@ pub const OURS_PREFIX: u8 = 16;
 /// deleting the namespace on drop deletes the pair and anything inside.
 #[derive(Debug)]
 pub struct ServerNamespace {
-    name: String,
+    namespace: NetNamespace,
     /// Prefix of its devices' names (at most 12 bytes).
     devices: String,
 }
 
 impl ServerNamespace {
-    /// Creates namespace `zmb-<pid>-<tag><instance>` and a veth pair on
+    /// Creates namespace `zy-<tag><instance>-<pid>` and a veth pair on
     /// subnet 10.231.`subnet`.0/24 (.1 in the root namespace, .2 inside).
     /// Names never repeat within a process: the kernel deletes a
     /// namespace's devices asynchronously, after `ip netns del` returns.
@@ -90,10 +58,9 @@ impl ServerNamespace {
         let instance = INSTANCE.fetch_add(1, Ordering::Relaxed) % 100;
         let pid = std::process::id();
         let namespace = ServerNamespace {
-            name: format!("zmb-{pid}-{tag}{instance}"),
+            namespace: NetNamespace::create(&format!("{tag}{instance}"))?,
             devices: format!("zmb{}{tag}{instance}", pid % 100_000),
         };
-        run("ip", &["netns", "add", &namespace.name])?;
         let outside = namespace.device_name("");
         let inside = namespace.device_name("n");
         run(
@@ -108,7 +75,7 @@ impl ServerNamespace {
                 "name",
                 &inside,
                 "netns",
-                &namespace.name,
+                namespace.name(),
             ],
         )?;
         run(
@@ -122,7 +89,6 @@ impl ServerNamespace {
             ],
         )?;
         run("ip", &["link", "set", &outside, "up"])?;
-        namespace.ip(&["link", "set", "lo", "up"])?;
         namespace.ip(&[
             "addr",
             "add",
@@ -136,7 +102,7 @@ impl ServerNamespace {
 
     /// The namespace's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.namespace.name()
     }
 
     /// A device name unique to this namespace, ending in `suffix` (at
@@ -147,25 +113,20 @@ impl ServerNamespace {
 
     /// `ip ARGS` inside the namespace.
     pub fn ip(&self, args: &[&str]) -> Result<(), NetnsError> {
-        let inside = [&["netns", "exec", &self.name, "ip"][..], args].concat();
-        run("ip", &inside)
+        self.namespace.ip(args)
     }
 
     /// Sets sysctl `key` to `value` inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
         let setting = format!("{key}={value}");
-        run(
-            "ip",
-            &["netns", "exec", &self.name, "sysctl", "-qw", &setting],
-        )
+        dataplane::netns::run(self.namespace.command("sysctl").args(["-qw", &setting])).map(drop)
     }
 
     /// A command running `program` inside the namespace on CPUs `cpus`
     /// (a taskset list such as `0` or `0-1`) at niceness `nice`.
     pub fn command(&self, cpus: &str, nice: i32, program: &str) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name, "taskset", "-c", cpus]);
-        command.args(["nice", "-n", &nice.to_string(), program]);
+        let mut command = self.namespace.command("taskset");
+        command.args(["-c", cpus, "nice", "-n", &nice.to_string(), program]);
         command
     }
 
@@ -187,15 +148,5 @@ impl ServerNamespace {
     /// Whether network device `device` exists in the namespace.
     pub fn has_device(&self, device: &str) -> bool {
         self.ip(&["link", "show", device]).is_ok()
-    }
-}
-
-impl Drop for ServerNamespace {
-    fn drop(&mut self) {
-        // Best effort: a failure leaves a namespace behind (and says so),
-        // not a wrong measurement. The veth pair and the route go with it.
-        if let Err(error) = run("ip", &["netns", "del", &self.name]) {
-            eprintln!("warning: {error}");
-        }
     }
 }

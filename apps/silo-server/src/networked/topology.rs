@@ -14,70 +14,20 @@
 //! address looks on-link, and the namespace answers its ARP requests for
 //! it on the TAP side (proxy ARP). `A` comes from the process id, so
 //! concurrent runs do not collide. Dropping the [`Topology`] deletes the
-//! namespace, which takes its end of the veth pair (and so the pair) with
-//! it.
+//! namespace ([`dataplane::netns`]), which takes its end of the veth pair
+//! (and so the pair) with it.
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::process::Command;
 
-use nix::sched::{CloneFlags, setns};
+use dataplane::netns::{NetNamespace, ip, run};
 
-/// Why the topology could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum TopologyError {
-    /// `ip` (iproute2) could not be run.
-    #[error("running {command}: {source} (install iproute2)")]
-    Spawn {
-        /// The command line.
-        command: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A command failed.
-    #[error("{command}: {stderr}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// What it printed on stderr.
-        stderr: String,
-    },
-    /// Entering the namespace failed.
-    #[error("entering network namespace {name}: {source}")]
-    Enter {
-        /// The namespace.
-        name: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The thread running inside the namespace panicked.
-    #[error("the thread inside the namespace panicked")]
-    Panicked,
-}
+pub use dataplane::netns::NetnsError as TopologyError;
 
 /// A namespace and its veth link to the root namespace.
 #[derive(Debug)]
 pub struct Topology {
-    netns: String,
+    namespace: NetNamespace,
     subnet: u8,
-}
-
-fn run(program: &str, args: &[&str]) -> Result<(), TopologyError> {
-    let command = format!("{program} {}", args.join(" "));
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|source| TopologyError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(TopologyError::Failed {
-        command,
-        stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-    })
 }
 
 impl Topology {
@@ -85,37 +35,26 @@ impl Topology {
     pub fn create() -> Result<Topology, TopologyError> {
         let pid = std::process::id();
         let topology = Topology {
-            netns: format!("zy-siloben-{pid}"),
+            namespace: NetNamespace::create("siloben")?,
             subnet: 200 + (pid % 50) as u8,
         };
-        run("ip", &["netns", "add", &topology.netns])?;
         // From here on, dropping `topology` cleans up.
         let (host, inner) = (topology.host_veth(), format!("zsbn{}", pid % 100_000));
         let host_addr = format!("{}/24", topology.client_ip());
         let inner_addr = format!("{}/24", topology.veth_server_ip());
         let dataplane_net = format!("10.{}.0.0/24", topology.subnet);
         let via = topology.veth_server_ip().to_string();
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &host,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &inner,
-                "netns",
-                &topology.netns,
-            ],
-        )?;
-        run("ip", &["addr", "add", &host_addr, "dev", &host])?;
-        run("ip", &["link", "set", &host, "up"])?;
-        topology.ip(&["addr", "add", &inner_addr, "dev", &inner])?;
-        topology.ip(&["link", "set", &inner, "up"])?;
-        topology.ip(&["link", "set", "lo", "up"])?;
-        run("ip", &["route", "add", &dataplane_net, "via", &via])?;
+        let namespace = topology.namespace.name();
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", &inner, "netns", namespace,
+        ])?;
+        ip(&["addr", "add", &host_addr, "dev", &host])?;
+        ip(&["link", "set", &host, "up"])?;
+        topology
+            .namespace
+            .ip(&["addr", "add", &inner_addr, "dev", &inner])?;
+        topology.namespace.ip(&["link", "set", &inner, "up"])?;
+        ip(&["route", "add", &dataplane_net, "via", &via])?;
         topology.sysctl("net/ipv4/ip_forward")?;
         Ok(topology)
     }
@@ -124,17 +63,10 @@ impl Topology {
         format!("zsbh{}", std::process::id() % 100_000)
     }
 
-    /// Runs `ip ARGS` inside the namespace.
-    fn ip(&self, args: &[&str]) -> Result<(), TopologyError> {
-        let mut all = vec!["-n", self.netns.as_str()];
-        all.extend_from_slice(args);
-        run("ip", &all)
-    }
-
     /// Sets the namespace's sysctl `key` (a path under /proc/sys) to 1.
     fn sysctl(&self, key: &str) -> Result<(), TopologyError> {
         let script = format!("echo 1 > /proc/sys/{key}");
-        run("ip", &["netns", "exec", &self.netns, "sh", "-c", &script])
+        run(self.namespace.command("sh").args(["-c", &script])).map(drop)
     }
 
     /// The load generator's address (root namespace).
@@ -161,21 +93,7 @@ impl Topology {
     /// Runs `body` on a thread inside the namespace and returns its
     /// result. Threads and sockets it creates stay in the namespace.
     pub fn inside<T: Send>(&self, body: impl FnOnce() -> T + Send) -> Result<T, TopologyError> {
-        let enter_error = |source| TopologyError::Enter {
-            name: self.netns.clone(),
-            source,
-        };
-        let netns = File::open(format!("/var/run/netns/{}", self.netns)).map_err(enter_error)?;
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    setns(&netns, CloneFlags::CLONE_NEWNET)
-                        .map_err(|errno| enter_error(errno.into()))?;
-                    Ok(body())
-                })
-                .join()
-                .unwrap_or(Err(TopologyError::Panicked))
-        })
+        self.namespace.within(body)
     }
 
     /// Gives the TAP device `tap` (created in the namespace by a
@@ -183,17 +101,16 @@ impl Topology {
     /// it up and answers ARP for the client on it.
     pub fn attach_tap(&self, tap: &str) -> Result<(), TopologyError> {
         let gateway = format!("10.{}.0.1/24", self.subnet);
-        self.ip(&["addr", "add", &gateway, "dev", tap])?;
-        self.ip(&["link", "set", tap, "up"])?;
+        self.namespace.ip(&["addr", "add", &gateway, "dev", tap])?;
+        self.namespace.ip(&["link", "set", tap, "up"])?;
         self.sysctl(&format!("net/ipv4/conf/{tap}/proxy_arp"))
     }
 }
 
 impl Drop for Topology {
     fn drop(&mut self) {
-        // Best effort: a failure leaves a namespace behind, not a wrong
-        // result. Deleting the namespace deletes the veth pair.
-        let _ = run("ip", &["netns", "del", &self.netns]);
-        let _ = run("ip", &["link", "del", &self.host_veth()]);
+        // Best effort: the namespace (deleted after this) takes the veth
+        // pair with it; a failure leaves a link behind, not a wrong result.
+        let _ = ip(&["link", "del", &self.host_veth()]);
     }
 }
