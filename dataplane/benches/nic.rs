@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+#[path = "../../netstack/benches/thread_cpu_time.rs"]
+mod thread_cpu_time;
+
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use dataplane::nic::rss::MICROSOFT;
 use dataplane::nic::shm::{PortConfig, ShmGeometry, ShmNic};
@@ -23,6 +26,7 @@ use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
     Ipv4Repr,
 };
+use thread_cpu_time::ThreadCpuTime;
 
 const BURST: u64 = 32;
 const FRAME_LEN: usize = 64;
@@ -64,53 +68,6 @@ fn frame_template() -> [u8; FRAME_LEN] {
     udp[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
     udp[4..6].copy_from_slice(&((FRAME_LEN - 14 - 20) as u16).to_be_bytes());
     frame
-}
-
-/// Criterion measurement in the calling thread's CPU time (nanoseconds,
-/// `CLOCK_THREAD_CPUTIME_ID`).
-struct ThreadCpuTime;
-
-fn thread_cpu_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `now` is and which
-    // lives across the call; the clock id is valid on Linux.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "thread CPU clock unavailable");
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns() - start
-    }
-
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-
-    fn zero(&self) -> u64 {
-        0
-    }
-
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Values are nanoseconds, like wall time's.
-        static WALL: WallTime = WallTime;
-        WALL.formatter()
-    }
 }
 
 /// Spins a little, then yields: on a machine with fewer free cores than
