@@ -7,6 +7,14 @@
 //!
 //! `cargo run -p dataplane --release --example skew_tail [SECONDS] [LOAD]`
 //! (LOAD: offered load as a fraction of one core, default 0.7).
+//!
+//! On a machine with only 2 CPUs, the two polling cores and a polling
+//! client would be three busy threads: the client then waits milliseconds
+//! for a CPU and measures the scheduler. So the client runs SCHED_FIFO
+//! (when allowed: root) and sleeps between polls (at most `CLIENT_POLL_NS`,
+//! waking for each send time): it preempts a core only for the short
+//! moments it works, at the price of up to `CLIENT_POLL_NS` of added
+//! latency, the same for every mode.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant as WallClock;
@@ -28,6 +36,8 @@ const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
 const PORT: u16 = 7000;
 const CONNECTIONS: usize = 32;
 const MEAN_SERVICE_NS: f64 = 10_000.0;
+/// Longest sleep of the client between two polls of its queue.
+const CLIENT_POLL_NS: u64 = 10_000;
 const MODES: [SchedMode; 3] = [
     SchedMode::Zygos,
     SchedMode::ZygosNoipi,
@@ -49,6 +59,7 @@ fn measure(mode: SchedMode, seconds: f64, load: f64) -> Result<(), Box<dyn std::
         ..DataplaneArgs::new(NicSpec::Shm(name.clone()), SERVER_IP, PORT)
     };
     let dataplane = Dataplane::start(&args, Synthetic)?;
+    client_realtime(true);
     let mut peer = ShmNic::attach(
         &name,
         PortConfig {
@@ -94,11 +105,15 @@ fn measure(mode: SchedMode, seconds: f64, load: f64) -> Result<(), Box<dyn std::
             next += gap.sample(&mut rng);
         }
         client.step(now(), &mut queue);
+        let wake = (next as u64).min(now() + CLIENT_POLL_NS);
+        std::thread::sleep(std::time::Duration::from_nanos(wake.saturating_sub(now())));
     }
     let drain_until = now() + 1_000_000_000;
     while client.conns().iter().any(|c| c.outstanding() > 0) && now() < drain_until {
         client.step(now(), &mut queue);
+        std::thread::sleep(std::time::Duration::from_nanos(CLIENT_POLL_NS));
     }
+    client_realtime(false);
     let report = dataplane.stop()?;
     let total = report.total();
     let sent: u64 = client.conns().iter().map(|c| c.sent).sum();
@@ -121,6 +136,27 @@ fn measure(mode: SchedMode, seconds: f64, load: f64) -> Result<(), Box<dyn std::
     Ok(())
 }
 
+/// Makes the calling (client) thread real-time with a 1 ns timer slack,
+/// or normal again (threads it starts inherit its policy, so the cores
+/// must be started while it is normal); says whether it worked.
+fn client_realtime(on: bool) -> bool {
+    let (policy, priority) = if on {
+        (libc::SCHED_FIFO, 1)
+    } else {
+        (libc::SCHED_OTHER, 0)
+    };
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: PR_SET_TIMERSLACK takes an integer and changes only this
+    // thread's timer slack; sched_setscheduler(0, ..) reads one valid
+    // sched_param and changes only this thread's policy.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        libc::sched_setscheduler(0, policy, &param) == 0
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut argv = std::env::args().skip(1);
     let seconds: f64 = argv.next().map_or(Ok(2.0), |s| s.parse())?;
@@ -128,6 +164,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "process platform, 2 cores, shm NIC, all flows on core 0, exp service {} us, load {load} of one core, {seconds} s",
         MEAN_SERVICE_NS / 1_000.0
+    );
+    let realtime = client_realtime(true) && client_realtime(false);
+    println!(
+        "client: {} thread, sleeps <= {} us between polls",
+        if realtime {
+            "SCHED_FIFO"
+        } else {
+            "normal (SCHED_FIFO refused)"
+        },
+        CLIENT_POLL_NS / 1_000
     );
     println!(
         "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
