@@ -19,7 +19,8 @@ use dataplane::client::SyntheticClient;
 use dataplane::netstack_transport::NetstackTransport;
 use dataplane::nic::NicQueue;
 use dataplane::nic::shm::{PortConfig, ShmGeometry, ShmNic};
-use dataplane::platform::{CorePlatform, IpiBoard, Work};
+use dataplane::platform::CorePlatform;
+use dataplane::process::InlineCore;
 use dataplane::run::mac_for;
 use dataplane::runtime::{CoreConfig, build_cores};
 use netstack::{Stack, StackConfig};
@@ -72,41 +73,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// One real-time core without interrupts: the loop is stepped by the test.
-struct InlineCore {
-    epoch: Instant,
-    board: IpiBoard,
-}
-
-impl CorePlatform for InlineCore {
-    fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    fn spin(&mut self, ns: u64) {
-        let until = self.now_ns() + ns;
-        while self.now_ns() < until {
-            std::hint::spin_loop();
-        }
-    }
-
-    fn spin_quantum_ns(&self) -> u64 {
-        u64::MAX
-    }
-
-    fn charge(&mut self, _work: Work) {}
-
-    fn board(&self) -> &IpiBoard {
-        &self.board
-    }
-
-    fn interrupt(&mut self, _target: usize) {}
-
-    fn take_signals(&mut self) -> u64 {
-        0
-    }
-}
-
 const CONNECTIONS: usize = 8;
 const DEPTH: u64 = 4;
 const WARMUP_REQUESTS: u64 = 4_000;
@@ -137,10 +103,7 @@ fn a_warmed_up_server_core_serves_requests_without_allocating() {
     let mut server = build_cores(transports, Arc::new(Synthetic), CoreConfig::default())
         .pop()
         .unwrap();
-    let mut platform = InlineCore {
-        epoch: Instant::now(),
-        board: IpiBoard::new(1, 4_000),
-    };
+    let mut platform = InlineCore::new(1);
 
     let mut client_queue = shm_common::attach_client(&name, false);
     let mut client =

@@ -54,6 +54,50 @@ impl ThreadClock {
     }
 }
 
+/// A real-time core stepped by the calling thread itself (probes, tests):
+/// the process platform's clock and spin, no signals, nothing charged.
+#[derive(Debug)]
+pub struct InlineCore {
+    clock: ThreadClock,
+    board: IpiBoard,
+}
+
+impl InlineCore {
+    /// A core of a dataplane of `cores` cores, its clock starting now.
+    pub fn new(cores: usize) -> Self {
+        InlineCore {
+            clock: ThreadClock::start(),
+            board: IpiBoard::new(cores, DEFAULT_IPI_THROTTLE_NS),
+        }
+    }
+}
+
+impl CorePlatform for InlineCore {
+    fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    fn spin(&mut self, ns: u64) {
+        self.clock.spin(ns);
+    }
+
+    fn spin_quantum_ns(&self) -> u64 {
+        SPIN_QUANTUM_NS
+    }
+
+    fn charge(&mut self, _work: Work) {}
+
+    fn board(&self) -> &IpiBoard {
+        &self.board
+    }
+
+    fn interrupt(&mut self, _target: usize) {}
+
+    fn take_signals(&mut self) -> u64 {
+        0
+    }
+}
+
 /// One core's platform on a real thread.
 struct ProcessCore {
     clock: ThreadClock,

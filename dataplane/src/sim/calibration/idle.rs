@@ -16,52 +16,18 @@ use super::wire::unique_name;
 use crate::apps::Synthetic;
 use crate::netstack_transport::NetstackTransport;
 use crate::nic::shm::{PortConfig, ShmGeometry, ShmNic};
-use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
-use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
+use crate::process::InlineCore;
 use crate::runtime::{Core, CoreConfig, build_cores};
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0x8a, 1];
 const IP: Ipv4Addr = Ipv4Addr::new(10, 90, 0, 1);
-
-/// A core's platform on the calling thread, charging nothing (the work is
-/// real) and sending no signal.
-struct WallPlatform {
-    clock: ThreadClock,
-    board: IpiBoard,
-}
-
-impl CorePlatform for WallPlatform {
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-
-    fn spin(&mut self, ns: u64) {
-        self.clock.spin(ns);
-    }
-
-    fn spin_quantum_ns(&self) -> u64 {
-        SPIN_QUANTUM_NS
-    }
-
-    fn charge(&mut self, _work: Work) {}
-
-    fn board(&self) -> &IpiBoard {
-        &self.board
-    }
-
-    fn interrupt(&mut self, _target: usize) {}
-
-    fn take_signals(&mut self) -> u64 {
-        0
-    }
-}
 
 /// An idle N-core dataplane whose core 0 the probe steps.
 pub struct IdleProbe {
     // Owns the shm region and port of the cores' queues.
     _nic: ShmNic,
     cores: Vec<Core<NetstackTransport, Synthetic>>,
-    platform: WallPlatform,
+    platform: InlineCore,
 }
 
 impl IdleProbe {
@@ -95,10 +61,7 @@ impl IdleProbe {
         Ok(IdleProbe {
             _nic: nic,
             cores: build_cores(transports, Arc::new(Synthetic), CoreConfig::default()),
-            platform: WallPlatform {
-                clock: ThreadClock::start(),
-                board: IpiBoard::new(cores, DEFAULT_IPI_THROTTLE_NS),
-            },
+            platform: InlineCore::new(cores),
         })
     }
 
