@@ -16,6 +16,7 @@ pub mod linux;
 pub mod loadgen;
 pub mod output;
 pub mod plot;
+pub mod priority;
 pub mod protocol;
 pub mod queueing;
 pub mod simulated;

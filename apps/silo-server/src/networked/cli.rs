@@ -9,7 +9,7 @@ use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
 use serde::Serialize;
 
-use super::priority::{AutogroupBoost, PriorityError, renice_current_thread};
+use super::priority::{PriorityError, renice_current_thread};
 use super::report::{self, NetworkedResult};
 use super::servers::ServerKind;
 use super::sweep::{SweepPlan, sweep_server};
@@ -17,6 +17,7 @@ use super::topology::{Topology, TopologyError};
 use crate::prediction::{self, PredictionError, PredictionPlan};
 use crate::standalone::{StandaloneArgs, StandaloneError, run_standalone};
 use crate::tpcc::Scale;
+use bench::priority::AutogroupBoost;
 
 /// Arguments of `zygos bench silo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -241,7 +242,7 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     if !nix::unistd::geteuid().is_root() {
         return Err(SiloBenchError::NotRoot);
     }
-    let _boost = AutogroupBoost::raise(args.autogroup_nice)?;
+    let _boost = AutogroupBoost::raise(args.autogroup_nice).map_err(PriorityError::from)?;
     renice_current_thread(args.server_nice)?;
     let topology = Topology::create()?;
     let cpu_layout = args.cpu_layout();

@@ -14,8 +14,8 @@
 //! a nice value only orders threads within their session's group; groups
 //! share the CPUs by the group's own nice value. A busy-polling core then
 //! gets its group's share of a CPU (about 40% on this shared machine,
-//! measured), so [`AutogroupBoost`] raises the benchmark's group for the
-//! run and restores it after.
+//! measured), so [`bench::priority::AutogroupBoost`] raises the
+//! benchmark's group for the run and restores it after.
 //!
 //! A raised nice value is not enough for the generator: on a kernel with
 //! lazy preemption (`preempt=lazy`, the default of recent kernels) waking
@@ -48,6 +48,9 @@ pub enum PriorityError {
         /// What it printed.
         stderr: String,
     },
+    /// The session's autogroup could not be raised.
+    #[error("raising the session's scheduler autogroup: {0}")]
+    Autogroup(#[from] std::io::Error),
 }
 
 /// Runs `program ARGS TID` on the calling thread's id.
@@ -64,46 +67,6 @@ fn on_current_thread(program: &'static str, args: &[&str]) -> Result<(), Priorit
             command: format!("{program} {}", args.join(" ")),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         }),
-    }
-}
-
-/// The process's autogroup at a raised priority until dropped.
-#[derive(Debug)]
-pub struct AutogroupBoost {
-    previous: i32,
-}
-
-const AUTOGROUP: &str = "/proc/self/autogroup";
-
-/// The nice value of a `/proc/PID/autogroup` line (`/autogroup-12 nice 0`).
-fn autogroup_nice(line: &str) -> Option<i32> {
-    line.split_whitespace().last()?.parse().ok()
-}
-
-impl AutogroupBoost {
-    /// Sets the autogroup's nice value to `nice`; `None` when the kernel
-    /// has no autogroups.
-    pub fn raise(nice: i32) -> Result<Option<AutogroupBoost>, PriorityError> {
-        let Ok(line) = std::fs::read_to_string(AUTOGROUP) else {
-            return Ok(None);
-        };
-        let previous = autogroup_nice(&line).ok_or_else(|| PriorityError::Refused {
-            command: format!("reading {AUTOGROUP}"),
-            stderr: line.trim().to_owned(),
-        })?;
-        std::fs::write(AUTOGROUP, nice.to_string()).map_err(|error| PriorityError::Refused {
-            command: format!("writing {nice} to {AUTOGROUP}"),
-            stderr: error.to_string(),
-        })?;
-        Ok(Some(AutogroupBoost { previous }))
-    }
-}
-
-impl Drop for AutogroupBoost {
-    fn drop(&mut self) {
-        // Best effort: failing leaves the session's group raised, which the
-        // next boost or the session's end undoes.
-        let _ = std::fs::write(AUTOGROUP, self.previous.to_string());
     }
 }
 
@@ -157,22 +120,6 @@ mod tests {
         .join()
         .unwrap();
         assert_ne!(own_nice(), 7, "only the reniced thread changed");
-    }
-
-    #[test]
-    fn autogroup_lines_parse_and_a_boost_is_undone_on_drop() {
-        assert_eq!(autogroup_nice("/autogroup-123 nice -10\n"), Some(-10));
-        assert_eq!(autogroup_nice("garbage"), None);
-        let Ok(before) = std::fs::read_to_string(AUTOGROUP) else {
-            println!("skipped: no autogroups on this kernel");
-            return;
-        };
-        // Lowering the priority needs no privilege.
-        let boost = AutogroupBoost::raise(5).unwrap().unwrap();
-        let during = std::fs::read_to_string(AUTOGROUP).unwrap();
-        assert_eq!(autogroup_nice(&during), Some(5));
-        drop(boost);
-        assert_eq!(std::fs::read_to_string(AUTOGROUP).unwrap(), before);
     }
 
     #[test]
