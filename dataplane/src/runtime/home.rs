@@ -165,11 +165,13 @@ impl<T: Transport, S> HomeNet<T, S> {
 
     /// Copies every byte waiting on `conn` out of the stack.
     fn read_all(&mut self, conn: T::Conn) -> Option<Payload> {
-        let mut bytes = self.payloads.take();
+        let mut bytes = None;
         while let Ok(n @ 1..) = self.transport.recv(conn, &mut self.recv_buf) {
-            bytes.extend_from_slice(&self.recv_buf[..n]);
+            bytes
+                .get_or_insert_with(|| self.payloads.take())
+                .extend_from_slice(&self.recv_buf[..n]);
         }
-        (!bytes.is_empty()).then_some(bytes)
+        bytes
     }
 
     /// Executes the calls of a finished batch on this (home) core, then ends
