@@ -76,6 +76,10 @@ counters! {
     dropped_calls,
     /// Network events for connections the shuffle did not know.
     orphan_events,
+    /// Times this core blocked in the kernel after idling (parking).
+    parks,
+    /// Parked cores this core woke because it left them work.
+    wakeups_sent,
 }
 
 impl CoreCounters {

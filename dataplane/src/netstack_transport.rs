@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use netstack::{ConnId, Event, FrameSink, Instant, Stack};
 
-use crate::nic::{NicQueue, RxProbe};
+use crate::nic::{NicQueue, RxProbe, WaitFd};
 use crate::resteer::SoftQueues;
 use crate::transport::{ConnGone, NetEvent, Transport};
 
@@ -131,5 +131,9 @@ impl Transport for NetstackTransport {
         self.stack
             .poll(Instant(now_ns), &mut QueueSink(&mut *self.queue));
         self.queue.flush_tx();
+    }
+
+    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+        self.queue.wait_fd()
     }
 }

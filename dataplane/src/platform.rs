@@ -9,8 +9,22 @@
 //! "inside application code" flag (ZygOS interrupts only user-level
 //! execution, thesis ch. 4.4.5) and the time of the last IPI (ZygOS
 //! throttles to about one per 4 µs per target).
+//!
+//! The board also knows which cores are *parked*: blocked in the kernel
+//! after idling for a while (`--park-after-us`, [`crate::process`]), the
+//! deeper idle state of Shenango and Caladan that ZygOS, always polling,
+//! does not have. A core that leaves work for a parked core (a remote
+//! system call, frames in its software queue, a stealable connection)
+//! wakes it with [`IpiBoard::unpark`] and an interrupt.
+//!
+//! Parking is a Dekker handshake: the parking core marks itself parked,
+//! then looks for work; a waker publishes work, then looks for parked
+//! cores. Both sides separate the store from the loads with a `SeqCst`
+//! fence, so at least one of them sees the other's store: either the
+//! parking core finds the work and does not block, or the waker finds it
+//! parked and wakes it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 
 use crossbeam_utils::CachePadded;
 
@@ -64,6 +78,7 @@ struct Slot {
     mailbox: AtomicBool,
     in_app: AtomicBool,
     last_ipi_ns: AtomicU64,
+    parked: AtomicBool,
 }
 
 /// Per-core IPI mailboxes, shared by all cores of one dataplane.
@@ -71,6 +86,9 @@ struct Slot {
 pub struct IpiBoard {
     slots: Box<[CachePadded<Slot>]>,
     throttle_ns: u64,
+    /// How many cores are parked: one load tells a busy core that nobody
+    /// needs waking.
+    parked_cores: CachePadded<AtomicUsize>,
 }
 
 /// ZygOS's IPI throttle: at most about one IPI per 4 µs per target.
@@ -84,6 +102,7 @@ impl IpiBoard {
                 .map(|_| CachePadded::new(Slot::default()))
                 .collect(),
             throttle_ns,
+            parked_cores: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -131,6 +150,46 @@ impl IpiBoard {
         true
     }
 
+    /// Marks `core` parked, then fences: the caller looks for work next and
+    /// blocks only if it finds none (module docs).
+    pub fn park(&self, core: usize) {
+        if let Some(slot) = self.slots.get(core)
+            && !slot.parked.swap(true, Ordering::SeqCst)
+        {
+            self.parked_cores.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+    }
+
+    /// Clears `core`'s parked mark; true when it was set. A waker that gets
+    /// true owns the wake-up (it interrupts the core), so one wake-up is
+    /// sent however many cores leave work; the core itself calls it when
+    /// it resumes.
+    pub fn unpark(&self, core: usize) -> bool {
+        let was_parked = self
+            .slots
+            .get(core)
+            .is_some_and(|slot| slot.parked.swap(false, Ordering::SeqCst));
+        if was_parked {
+            self.parked_cores.fetch_sub(1, Ordering::SeqCst);
+        }
+        was_parked
+    }
+
+    /// Whether `core` is parked.
+    pub fn is_parked(&self, core: usize) -> bool {
+        self.slots
+            .get(core)
+            .is_some_and(|slot| slot.parked.load(Ordering::SeqCst))
+    }
+
+    /// How many cores are parked, after a fence that orders the caller's
+    /// earlier publication of work before this load (module docs).
+    pub fn parked_cores(&self) -> usize {
+        fence(Ordering::SeqCst);
+        self.parked_cores.load(Ordering::SeqCst)
+    }
+
     /// Consumes `core`'s mailbox flag; true when an IPI was pending.
     pub fn take(&self, core: usize) -> bool {
         self.slots
@@ -155,5 +214,24 @@ mod tests {
         assert!(!board.post(1, 12_000), "within 4 µs of the last IPI");
         assert!(board.post(1, 14_000));
         assert!(!board.post(7, 14_000), "no such core");
+    }
+
+    #[test]
+    fn one_waker_claims_a_parked_core_and_the_count_follows() {
+        let board = IpiBoard::new(3, DEFAULT_IPI_THROTTLE_NS);
+        assert_eq!(board.parked_cores(), 0);
+        board.park(1);
+        board.park(1);
+        board.park(2);
+        assert_eq!(board.parked_cores(), 2);
+        assert!(board.is_parked(1));
+        assert!(board.unpark(1), "the first waker owns the wake-up");
+        assert!(!board.unpark(1), "a second waker has nothing to do");
+        assert!(!board.is_parked(1));
+        assert_eq!(board.parked_cores(), 1);
+        assert!(!board.unpark(0), "core 0 never parked");
+        assert!(!board.unpark(9), "no such core");
+        assert!(board.unpark(2));
+        assert_eq!(board.parked_cores(), 0);
     }
 }

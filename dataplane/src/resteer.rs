@@ -126,6 +126,10 @@ impl PendingFrames for CoreProbe {
     fn has_pending(&self) -> bool {
         self.nic.has_pending() || self.soft.pending(self.core)
     }
+
+    fn needs_wakeup(&self) -> bool {
+        self.soft.pending(self.core) || self.nic.needs_wakeup()
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use netstack::{Stack, StackConfig};
@@ -85,6 +86,13 @@ pub struct DataplaneArgs {
     /// TCP port the application listens on.
     #[arg(long)]
     pub port: u16,
+    /// Park a core (block in the kernel until its NIC queue or another
+    /// core wakes it) after this many microseconds without work, instead
+    /// of polling forever as ZygOS does. Frees the CPU on machines where
+    /// the load generator shares the dataplane's CPUs. Process platform,
+    /// TAP NIC.
+    #[arg(long, value_name = "US")]
+    pub park_after_us: Option<u64>,
 }
 
 impl DataplaneArgs {
@@ -100,6 +108,7 @@ impl DataplaneArgs {
             ip,
             netmask_len: DEFAULT_NETMASK_LEN,
             port,
+            park_after_us: None,
         }
     }
 }
@@ -122,6 +131,9 @@ pub enum RunError {
     /// `--cores 0`.
     #[error("at least one core is needed")]
     NoCores,
+    /// `--park-after-us` on a platform that does not park.
+    #[error("--park-after-us is available on the process platform only")]
+    ParkingUnsupported,
     /// The vmx platform cannot run here (no usable /dev/kvm) or failed.
     #[error(transparent)]
     Vmx(#[from] VmxError),
@@ -184,6 +196,9 @@ impl Dataplane {
         if args.cores == 0 {
             return Err(RunError::NoCores);
         }
+        if args.park_after_us.is_some() && args.platform != PlatformKind::Process {
+            return Err(RunError::ParkingUnsupported);
+        }
         let mac = mac_for(args.ip);
         let options = NicOptions {
             queues: args.cores,
@@ -216,7 +231,10 @@ impl Dataplane {
         };
         let cores = build_cores(transports, Arc::new(app), config);
         let runner = match args.platform {
-            PlatformKind::Process => Runner::Process(process::spawn(cores)?),
+            PlatformKind::Process => {
+                let park_after = args.park_after_us.map(Duration::from_micros);
+                Runner::Process(process::spawn(cores, park_after)?)
+            }
             PlatformKind::Vmx => Runner::Vmx(vmx_platform::spawn(cores)?),
         };
         tracing::info!(

@@ -7,7 +7,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::nic::RxProbe;
+use crate::nic::{RxProbe, WaitFd};
 
 /// What the network layer reports to the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,4 +62,10 @@ pub trait Transport {
 
     /// Runs due timers and transmits every pending frame.
     fn transmit(&mut self, now_ns: u64);
+
+    /// What a parked core waits on (see [`crate::nic::NicQueue::wait_fd`]);
+    /// `None`: this layer cannot wake a blocked core, so it never parks.
+    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+        None
+    }
 }

@@ -66,6 +66,7 @@ pub use open::{NicDevice, NicOptions, OpenError, open};
 pub use spec::{MAX_SHM_NAME_LEN, MAX_TAP_NAME_LEN, NicSpec, NicSpecError};
 
 use std::net::Ipv4Addr;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 /// The largest number of frames one [`NicQueue::rx_burst`] returns (the IX
@@ -198,6 +199,22 @@ pub trait NicQueue: Send {
 
     /// This queue's counters.
     fn stats(&self) -> QueueStats;
+
+    /// The descriptor a parked core blocks on in `poll(2)` (a backend whose
+    /// arrivals the kernel signals, TAP); `None` when arrivals cannot wake a
+    /// blocked core, which then must not park.
+    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+        None
+    }
+}
+
+/// What a core parked on an idle queue waits for (see [`NicQueue::wait_fd`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitFd<'a> {
+    /// Readable when frames arrive.
+    pub fd: BorrowedFd<'a>,
+    /// Wake also when it becomes writable: frames wait to be sent.
+    pub writable: bool,
 }
 
 /// The backend side of an [`RxProbe`]: answers without consuming frames.
@@ -206,6 +223,14 @@ pub trait PendingFrames: Send + Sync {
     /// stale by the time the caller acts on it (frames can arrive or be
     /// consumed concurrently); it never consumes anything.
     fn has_pending(&self) -> bool;
+
+    /// Whether frames are waiting that do not by themselves wake a core
+    /// blocked on its queue's [`WaitFd`]: another core that sees them must
+    /// wake it. Backends whose arrivals make the descriptor readable answer
+    /// false without a system call.
+    fn needs_wakeup(&self) -> bool {
+        self.has_pending()
+    }
 }
 
 /// A cheap, cloneable, `Sync` handle answering "are frames waiting on this
@@ -230,6 +255,12 @@ impl RxProbe {
     /// Whether frames are waiting (see [`PendingFrames::has_pending`]).
     pub fn has_pending(&self) -> bool {
         self.inner.has_pending()
+    }
+
+    /// Whether a parked home core must be woken for waiting frames (see
+    /// [`PendingFrames::needs_wakeup`]).
+    pub fn needs_wakeup(&self) -> bool {
+        self.inner.needs_wakeup()
     }
 }
 

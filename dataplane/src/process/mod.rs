@@ -3,14 +3,17 @@
 //! clock; service time is a busy loop in quanta of 1 µs with an IPI safe
 //! point between quanta; an IPI is the [`IpiBoard`] mailbox plus a
 //! real-time signal ([`signal`]) sent with `tgkill` when the target is in
-//! application code (throttled by the board, about one per 4 µs).
+//! application code (throttled by the board, about one per 4 µs). With a
+//! park threshold, an idle core blocks in the kernel ([`park`]) instead of
+//! polling forever.
 
+mod park;
 pub(crate) mod signal;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use signal::SignalError;
 
@@ -19,6 +22,7 @@ use crate::counters::CoreCounters;
 use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
 use crate::runtime::Core;
 use crate::transport::Transport;
+use park::IdlePolicy;
 use signal::SignalTarget;
 
 /// Spin quantum between two IPI safe points.
@@ -152,6 +156,9 @@ pub enum ProcessError {
     /// A core thread panicked.
     #[error("core {0} panicked")]
     Panicked(usize),
+    /// Parking was asked for on a NIC that cannot wake a blocked core.
+    #[error("core {0}'s NIC queue cannot wake a parked core: parking needs a TAP NIC")]
+    CannotPark(usize),
 }
 
 /// The running cores of one dataplane.
@@ -162,12 +169,21 @@ pub struct ProcessRunner {
 }
 
 /// Starts one pinned thread per core (core `i` on CPU `i` modulo the CPUs
-/// available).
-pub fn spawn<T, A>(cores: Vec<Core<T, A>>) -> Result<ProcessRunner, ProcessError>
+/// available). With `park_after`, a core that found no work for that long
+/// blocks until work may have arrived ([`park`]); without, it polls.
+pub fn spawn<T, A>(
+    cores: Vec<Core<T, A>>,
+    park_after: Option<Duration>,
+) -> Result<ProcessRunner, ProcessError>
 where
     T: Transport + Send + 'static,
     A: App,
 {
+    if park_after.is_some()
+        && let Some(core) = cores.iter().find(|core| !core.can_park())
+    {
+        return Err(ProcessError::CannotPark(core.index()));
+    }
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
     let tids: Arc<[AtomicI32]> = (0..cores.len()).map(|_| AtomicI32::new(0)).collect();
     let stop = Arc::new(AtomicBool::new(false));
@@ -192,8 +208,12 @@ where
                     tids: Arc::clone(&tids),
                     signals,
                 };
+                let mut idle = IdlePolicy::new(park_after);
                 while !stop.load(Ordering::Relaxed) {
-                    core.step(&mut platform);
+                    let worked = core.step(&mut platform);
+                    if idle.should_park(worked, platform.now_ns()) {
+                        park::park(&core, &platform.board);
+                    }
                 }
                 if let Some(slot) = tids.get(index) {
                     slot.store(0, Ordering::Release);

@@ -17,8 +17,12 @@
 //! handler, as ZygOS does in ring 0 with interrupts disabled, would be
 //! unsound here: the interrupted code may hold the allocator's lock.
 
+use std::os::fd::AsRawFd;
 use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::nic::WaitFd;
 
 /// Slots for the threads that can receive IPI signals (all dataplanes of
 /// the process together).
@@ -135,6 +139,61 @@ impl Drop for SignalTarget {
     }
 }
 
+/// The IPI signal held back (blocked) in the calling thread while it
+/// decides to park, so that a wake-up sent in that window is not lost: it
+/// stays pending and [`HeldIpi::wait`] unblocks it atomically as it
+/// blocks, like `pselect`'s classic use. The previous mask is restored on
+/// drop, which delivers a signal still pending to its (counting) handler.
+pub(crate) struct HeldIpi {
+    previous: libc::sigset_t,
+}
+
+impl HeldIpi {
+    /// Blocks the IPI signal in the calling thread.
+    pub(crate) fn hold() -> HeldIpi {
+        // SAFETY: both sets are plain data initialised before use
+        // (sigemptyset, and pthread_sigmask writes `previous`).
+        unsafe {
+            let mut held: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut held);
+            libc::sigaddset(&mut held, ipi_signal());
+            libc::pthread_sigmask(libc::SIG_BLOCK, &held, &mut previous);
+            HeldIpi { previous }
+        }
+    }
+
+    /// Blocks until `wait` is ready, the IPI signal arrives (also one that
+    /// arrived since [`hold`](Self::hold)) or `timeout` passes.
+    pub(crate) fn wait(&self, wait: Option<WaitFd<'_>>, timeout: Duration) {
+        let mut request = wait.map(|wait| libc::pollfd {
+            fd: wait.fd.as_raw_fd(),
+            events: libc::POLLIN | if wait.writable { libc::POLLOUT } else { 0 },
+            revents: 0,
+        });
+        let (fds, count) = match request.as_mut() {
+            Some(request) => (request as *mut libc::pollfd, 1),
+            None => (std::ptr::null_mut(), 0),
+        };
+        let timeout = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        // SAFETY: `fds` is null with count 0 or points at one pollfd living
+        // across the call; the timespec and the mask are initialised. The
+        // outcome (ready, EINTR from the signal, timeout) needs no check:
+        // the caller looks for work either way.
+        unsafe { libc::ppoll(fds, count, &timeout, &self.previous) };
+    }
+}
+
+impl Drop for HeldIpi {
+    fn drop(&mut self) {
+        // SAFETY: `previous` is the mask pthread_sigmask returned in hold.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
 /// Sends the IPI signal to thread `tid` of this process; false when the
 /// thread is gone.
 pub(crate) fn interrupt(tid: libc::pid_t) -> bool {
@@ -155,5 +214,23 @@ mod tests {
         // tgkill to the calling thread is delivered before it returns.
         assert_eq!(target.take(), 2);
         assert_eq!(target.take(), 0);
+    }
+
+    #[test]
+    fn a_signal_sent_while_held_ends_the_wait_at_once() {
+        let target = SignalTarget::register().unwrap();
+        let held = HeldIpi::hold();
+        assert!(interrupt(target.tid()));
+        assert_eq!(target.take(), 0, "held back, not yet delivered");
+        let start = std::time::Instant::now();
+        held.wait(None, Duration::from_secs(20));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the pending signal must end the wait"
+        );
+        assert_eq!(target.take(), 1, "delivered to the handler by the wait");
+        drop(held);
+        assert!(interrupt(target.tid()));
+        assert_eq!(target.take(), 1, "the mask is restored");
     }
 }

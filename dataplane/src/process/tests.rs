@@ -3,34 +3,106 @@
 //! `tests/process_shm.rs`): a load generator thread paces pipelined
 //! requests on many connections, all steered to core 0.
 
+use std::io::PipeReader;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::spawn;
 use crate::apps::Synthetic;
 use crate::counters::CounterSnapshot;
+use crate::nic::{RxProbe, WaitFd};
 use crate::runtime::{CoreConfig, build_cores};
 use crate::sched::SchedMode;
 use crate::sim::net::{SimTransport, SimWire};
 use crate::sim::workload::{Checker, Workload};
 use crate::sim::{ServiceTime, Steering, WorkloadConfig};
+use crate::transport::{ConnGone, NetEvent, Transport};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Runs the skewed workload on 2 real cores; returns the checker, the
-/// number of requests and each core's counters.
-fn run_skewed(mode: SchedMode) -> (Checker, u64, Vec<CounterSnapshot>) {
+/// The simulator's transport with a descriptor to park on that never
+/// becomes ready (the pipe's writer stays open and silent): a parked core
+/// resumes only when another core wakes it or its park times out.
+struct Parkable {
+    inner: SimTransport,
+    never_ready: PipeReader,
+}
+
+impl Transport for Parkable {
+    type Conn = u64;
+
+    fn receive(&mut self, now_ns: u64, max: usize) -> usize {
+        self.inner.receive(now_ns, max)
+    }
+
+    fn rx_pending(&self) -> bool {
+        self.inner.rx_pending()
+    }
+
+    fn rx_probe(&self) -> RxProbe {
+        self.inner.rx_probe()
+    }
+
+    fn next_event(&mut self) -> Option<NetEvent<u64>> {
+        self.inner.next_event()
+    }
+
+    fn recv(&mut self, conn: u64, buf: &mut [u8]) -> Result<usize, ConnGone> {
+        self.inner.recv(conn, buf)
+    }
+
+    fn send(&mut self, conn: u64, data: &[u8]) -> Result<usize, ConnGone> {
+        self.inner.send(conn, data)
+    }
+
+    fn close(&mut self, conn: u64) -> Result<(), ConnGone> {
+        self.inner.close(conn)
+    }
+
+    fn transmit(&mut self, now_ns: u64) {
+        self.inner.transmit(now_ns);
+    }
+
+    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+        Some(WaitFd {
+            fd: self.never_ready.as_fd(),
+            writable: false,
+        })
+    }
+}
+
+/// Runs the skewed workload on 2 real cores (parking after `park_after`
+/// idle, if given); returns the checker, the number of requests and each
+/// core's counters.
+fn run_skewed(
+    mode: SchedMode,
+    park_after: Option<Duration>,
+) -> (Checker, u64, Vec<CounterSnapshot>) {
     let cores = 2;
     let wire = SimWire::new(cores);
-    let transports = (0..cores)
-        .map(|core| SimTransport::new(core, Arc::clone(&wire)))
-        .collect();
     let config = CoreConfig {
         mode,
         batch: 16,
         seed: 5,
     };
-    let runner = spawn(build_cores(transports, Arc::new(Synthetic), config)).unwrap();
+    let (_silent_writer, runner) = if park_after.is_some() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let transports = (0..cores)
+            .map(|core| Parkable {
+                inner: SimTransport::new(core, Arc::clone(&wire)),
+                never_ready: reader.try_clone().unwrap(),
+            })
+            .collect();
+        let cores = build_cores(transports, Arc::new(Synthetic), config);
+        (Some(writer), spawn(cores, park_after).unwrap())
+    } else {
+        let transports = (0..cores)
+            .map(|core| SimTransport::new(core, Arc::clone(&wire)))
+            .collect();
+        let cores = build_cores(transports, Arc::new(Synthetic), config);
+        (None, spawn(cores, None).unwrap())
+    };
     let workload = Workload::generate(
         &WorkloadConfig {
             connections: 32,
@@ -67,7 +139,7 @@ fn run_skewed(mode: SchedMode) -> (Checker, u64, Vec<CounterSnapshot>) {
 
 #[test]
 fn stealing_on_real_threads_answers_everything_in_order() {
-    let (checker, requests, per_core) = run_skewed(SchedMode::Zygos);
+    let (checker, requests, per_core) = run_skewed(SchedMode::Zygos, None);
     let total = per_core[0].add(&per_core[1]);
     assert_eq!(checker.answered, requests, "unanswered requests ({total})");
     assert_eq!(checker.order_violations, 0);
@@ -80,9 +152,27 @@ fn stealing_on_real_threads_answers_everything_in_order() {
 
 #[test]
 fn partitioned_threads_never_steal() {
-    let (checker, requests, per_core) = run_skewed(SchedMode::Partitioned);
+    let (checker, requests, per_core) = run_skewed(SchedMode::Partitioned, None);
     let total = per_core[0].add(&per_core[1]);
     assert_eq!(checker.answered, requests, "unanswered requests ({total})");
     assert_eq!(checker.order_violations, 0);
     assert_eq!((total.steals, total.ipis_sent), (0, 0));
+}
+
+#[test]
+fn a_parked_core_is_woken_to_steal_and_everything_is_answered_in_order() {
+    // Core 1 has no traffic of its own and no descriptor that ever wakes
+    // it: each of its steals after parking needs core 0's wake-up or the
+    // park timeout.
+    let (checker, requests, per_core) =
+        run_skewed(SchedMode::Zygos, Some(Duration::from_micros(20)));
+    let total = per_core[0].add(&per_core[1]);
+    assert_eq!(checker.answered, requests, "unanswered requests ({total})");
+    assert_eq!(checker.order_violations, 0);
+    assert!(per_core[1].parks > 0, "core 1 never parked: {total}");
+    assert!(per_core[1].steals > 0, "core 1 never stole: {total}");
+    assert!(
+        per_core[0].wakeups_sent > 0,
+        "core 0 never woke core 1 for its waiting connections: {total}"
+    );
 }

@@ -17,10 +17,13 @@
 //!    (partitioned), all its pending events in one batch;
 //! 4. when nothing was found, the idle loop: steal from the other cores'
 //!    shuffle queues, then interrupt busy home cores that have pending
-//!    remote system calls or frames, starting at a random core.
+//!    remote system calls or frames, starting at a random core;
+//! 5. after a step that did work, wake parked cores it left work for
+//!    ([`park`]; only where the platform parks idle cores).
 
 mod cpu;
 pub(crate) mod home;
+mod park;
 
 use std::sync::Arc;
 
@@ -166,6 +169,8 @@ impl<T: Transport, A: App> Core<T, A> {
         if work == 0 {
             p.charge(Work::IdlePoll);
             CoreCounters::bump(&self.net.counters.idle_ns, p.now_ns().saturating_sub(start));
+        } else {
+            self.wake_parked_peers(p);
         }
         work > 0
     }

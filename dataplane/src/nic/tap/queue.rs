@@ -9,12 +9,12 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use super::{TapNic, sys};
 use crate::nic::{
-    Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, TxError,
+    Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, TxError, WaitFd,
 };
 
 /// Bytes of one pool slot: larger than the largest frame we deliver, so a
@@ -153,6 +153,13 @@ impl NicQueue for TapQueue {
     fn stats(&self) -> QueueStats {
         self.stats
     }
+
+    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+        Some(WaitFd {
+            fd: self.fd.as_fd(),
+            writable: self.tx_waiting > 0,
+        })
+    }
 }
 
 /// The probe of one TAP queue: a zero-timeout `poll` of its fd (a syscall,
@@ -164,5 +171,9 @@ struct TapPending {
 impl PendingFrames for TapPending {
     fn has_pending(&self) -> bool {
         sys::readable(&self.fd)
+    }
+
+    fn needs_wakeup(&self) -> bool {
+        false
     }
 }
