@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use netstack::{ConnId, Event, FrameSink, Instant, Stack};
 
-use crate::nic::{NicQueue, RxProbe, WaitFd};
+use crate::nic::{NicQueue, RxProbe, Sleeper, Wakeup};
 use crate::resteer::SoftQueues;
 use crate::transport::{ConnGone, NetEvent, Transport};
 
@@ -133,7 +133,11 @@ impl Transport for NetstackTransport {
         self.queue.flush_tx();
     }
 
-    fn wait_fd(&self) -> Option<WaitFd<'_>> {
-        self.queue.wait_fd()
+    fn wakeup(&self) -> Option<Wakeup<'_>> {
+        self.queue.wakeup()
+    }
+
+    fn announce_sleeper(&self, sleeper: Option<Sleeper>) {
+        self.queue.announce_sleeper(sleeper);
     }
 }

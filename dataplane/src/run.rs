@@ -89,8 +89,7 @@ pub struct DataplaneArgs {
     /// Park a core (block in the kernel until its NIC queue or another
     /// core wakes it) after this many microseconds without work, instead
     /// of polling forever as ZygOS does. Frees the CPU on machines where
-    /// the load generator shares the dataplane's CPUs. Process platform,
-    /// TAP NIC.
+    /// the load generator shares the dataplane's CPUs. Process platform.
     #[arg(long, value_name = "US")]
     pub park_after_us: Option<u64>,
 }

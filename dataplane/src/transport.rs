@@ -7,7 +7,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::nic::{RxProbe, WaitFd};
+use crate::nic::{RxProbe, Sleeper, Wakeup};
 
 /// What the network layer reports to the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +63,14 @@ pub trait Transport {
     /// Runs due timers and transmits every pending frame.
     fn transmit(&mut self, now_ns: u64);
 
-    /// What a parked core waits on (see [`crate::nic::NicQueue::wait_fd`]);
-    /// `None`: this layer cannot wake a blocked core, so it never parks.
-    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+    /// How arrivals wake a parked core (see
+    /// [`crate::nic::NicQueue::wakeup`]); `None`: this layer cannot wake a
+    /// blocked core, so it never parks.
+    fn wakeup(&self) -> Option<Wakeup<'_>> {
         None
     }
+
+    /// Announces or withdraws the parked thread (see
+    /// [`crate::nic::NicQueue::announce_sleeper`]).
+    fn announce_sleeper(&self, _sleeper: Option<Sleeper>) {}
 }

@@ -200,21 +200,46 @@ pub trait NicQueue: Send {
     /// This queue's counters.
     fn stats(&self) -> QueueStats;
 
-    /// The descriptor a parked core blocks on in `poll(2)` (a backend whose
-    /// arrivals the kernel signals, TAP); `None` when arrivals cannot wake a
-    /// blocked core, which then must not park.
-    fn wait_fd(&self) -> Option<WaitFd<'_>> {
+    /// How frames arriving on this queue wake a core parked on it; `None`
+    /// when they cannot, and the core must not park.
+    fn wakeup(&self) -> Option<Wakeup<'_>> {
         None
     }
+
+    /// Announces (`Some`) or withdraws (`None`) the thread parked on this
+    /// queue, for [`Wakeup::Interrupt`] backends: the next sender that
+    /// publishes frames to the queue interrupts it once and withdraws it.
+    /// The announcement is ordered before the caller's next loads (it looks
+    /// for frames after announcing, so none are missed).
+    fn announce_sleeper(&self, _sleeper: Option<Sleeper>) {}
 }
 
-/// What a core parked on an idle queue waits for (see [`NicQueue::wait_fd`]).
+/// How frames arriving on an idle queue wake the core parked on it.
+#[derive(Debug, Clone, Copy)]
+pub enum Wakeup<'a> {
+    /// The kernel makes a descriptor ready (TAP): block in `poll(2)` on it.
+    Fd(WaitFd<'a>),
+    /// The sender interrupts the announced [`Sleeper`] with the IPI signal
+    /// (shm: the sender may be another process).
+    Interrupt,
+}
+
+/// What a core parked on a TAP queue polls.
 #[derive(Debug, Clone, Copy)]
 pub struct WaitFd<'a> {
     /// Readable when frames arrive.
     pub fd: BorrowedFd<'a>,
     /// Wake also when it becomes writable: frames wait to be sent.
     pub writable: bool,
+}
+
+/// A thread parked on a queue, interrupted by whoever sends to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sleeper {
+    /// Its process.
+    pub pid: u32,
+    /// Its thread.
+    pub tid: u32,
 }
 
 /// The backend side of an [`RxProbe`]: answers without consuming frames.

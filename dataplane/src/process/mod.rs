@@ -156,8 +156,9 @@ pub enum ProcessError {
     /// A core thread panicked.
     #[error("core {0} panicked")]
     Panicked(usize),
-    /// Parking was asked for on a NIC that cannot wake a blocked core.
-    #[error("core {0}'s NIC queue cannot wake a parked core: parking needs a TAP NIC")]
+    /// Parking was asked for on a network layer that cannot wake a blocked
+    /// core.
+    #[error("core {0}'s network layer cannot wake a parked core, so it cannot park")]
     CannotPark(usize),
 }
 
@@ -212,7 +213,7 @@ where
                 while !stop.load(Ordering::Relaxed) {
                     let worked = core.step(&mut platform);
                     if idle.should_park(worked, platform.now_ns()) {
-                        park::park(&core, &platform.board);
+                        park::park(&core, &platform.board, platform.signals.sleeper());
                     }
                 }
                 if let Some(slot) = tids.get(index) {

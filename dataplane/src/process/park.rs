@@ -1,12 +1,17 @@
 //! Parking on the process platform: after `park_after` of finding no work,
-//! a core thread blocks in `ppoll` on its NIC queue's descriptor with the
-//! IPI signal as the wake-up ([`crate::runtime`]'s park module says who
-//! wakes whom, [`crate::platform`] why no wake-up is lost).
+//! a core thread blocks in `ppoll`, on its NIC queue's descriptor (TAP) or
+//! on nothing but the IPI signal, which then is every wake-up: from
+//! another core ([`crate::runtime`]'s park module says who wakes whom) or
+//! from a shm sender, to which the thread announces itself first
+//! ([`crate::nic::NicQueue::announce_sleeper`]). [`crate::platform`] says
+//! why no wake-up is lost; the announcement precedes the look for frames
+//! the same way.
 
 use std::time::Duration;
 
 use super::signal::HeldIpi;
 use crate::app::App;
+use crate::nic::{Sleeper, Wakeup};
 use crate::platform::IpiBoard;
 use crate::runtime::Core;
 use crate::transport::Transport;
@@ -54,12 +59,19 @@ impl IdlePolicy {
 /// Parks `core` once: blocks until its queue is ready, another core
 /// interrupts it, or [`PARK_TIMEOUT`] passes; returns at once when work
 /// is already waiting.
-pub(crate) fn park<T: Transport, A: App>(core: &Core<T, A>, board: &IpiBoard) {
+pub(crate) fn park<T: Transport, A: App>(core: &Core<T, A>, board: &IpiBoard, me: Sleeper) {
     let held = HeldIpi::hold();
+    let transport = core.transport();
+    transport.announce_sleeper(Some(me));
     let block = core.begin_park(board);
     if block {
-        held.wait(core.transport().wait_fd(), PARK_TIMEOUT);
+        let fd = match transport.wakeup() {
+            Some(Wakeup::Fd(fd)) => Some(fd),
+            Some(Wakeup::Interrupt) | None => None,
+        };
+        held.wait(fd, PARK_TIMEOUT);
     }
+    transport.announce_sleeper(None);
     core.end_park(board, block);
 }
 

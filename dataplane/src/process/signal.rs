@@ -22,7 +22,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::nic::WaitFd;
+use crate::nic::{Sleeper, WaitFd};
 
 /// Slots for the threads that can receive IPI signals (all dataplanes of
 /// the process together).
@@ -127,6 +127,14 @@ impl SignalTarget {
         self.tid
     }
 
+    /// This thread as the sleeper a shm sender interrupts.
+    pub(crate) fn sleeper(&self) -> Sleeper {
+        Sleeper {
+            pid: std::process::id(),
+            tid: self.tid as u32,
+        }
+    }
+
     /// Signals received since the last call.
     pub(crate) fn take(&self) -> u64 {
         self.slot.signals.swap(0, Ordering::Relaxed)
@@ -197,9 +205,25 @@ impl Drop for HeldIpi {
 /// Sends the IPI signal to thread `tid` of this process; false when the
 /// thread is gone.
 pub(crate) fn interrupt(tid: libc::pid_t) -> bool {
+    wake(Sleeper {
+        pid: std::process::id(),
+        tid: tid as u32,
+    })
+}
+
+/// Sends the IPI signal to a parked thread, in this or another process (a
+/// shm NIC sender waking a receiver); false when the thread is gone.
+pub(crate) fn wake(sleeper: Sleeper) -> bool {
     // SAFETY: tgkill only sends a signal; a stale tid fails with ESRCH
-    // (thread ids are checked against our own process id).
-    unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, ipi_signal()) == 0 }
+    // (the thread id is checked against the process id).
+    unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            sleeper.pid as libc::pid_t,
+            sleeper.tid as libc::pid_t,
+            ipi_signal(),
+        ) == 0
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use super::Core;
 impl<T: Transport, A: App> Core<T, A> {
     /// Whether the core may park at all: its network layer can wake it.
     pub fn can_park(&self) -> bool {
-        self.net.transport.wait_fd().is_some()
+        self.net.transport.wakeup().is_some()
     }
 
     /// Marks the core parked and tells whether it may block now: nothing
@@ -71,5 +71,123 @@ impl<T: Transport, A: App> Core<T, A> {
                 CoreCounters::bump(&self.net.counters.wakeups_sent, 1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::apps::Synthetic;
+    use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
+    use crate::runtime::{CoreConfig, build_cores};
+    use crate::sched::SchedMode;
+    use crate::sim::net::{SimTransport, SimWire};
+    use crate::sim::workload::Workload;
+    use crate::sim::{ServiceTime, Steering, WorkloadConfig};
+
+    /// Core 0's platform in these tests: a clock that advances by itself,
+    /// and the interrupts it sends, recorded.
+    struct Recorder {
+        now_ns: u64,
+        board: IpiBoard,
+        interrupted: Vec<usize>,
+    }
+
+    impl CorePlatform for Recorder {
+        fn now_ns(&self) -> u64 {
+            self.now_ns
+        }
+
+        fn spin(&mut self, ns: u64) {
+            self.now_ns += ns;
+        }
+
+        fn spin_quantum_ns(&self) -> u64 {
+            u64::MAX
+        }
+
+        fn charge(&mut self, _work: Work) {
+            self.now_ns += 1;
+        }
+
+        fn board(&self) -> &IpiBoard {
+            &self.board
+        }
+
+        fn interrupt(&mut self, target: usize) {
+            self.interrupted.push(target);
+        }
+
+        fn take_signals(&mut self) -> u64 {
+            0
+        }
+    }
+
+    /// Two zygos cores; `connections` requests (one per connection) wait on
+    /// core 0's wire while core 1 is parked. Steps core 0 until it ran the
+    /// application once; returns what it interrupted and whether core 1
+    /// is still parked.
+    fn step_with_core_1_parked(connections: usize) -> (Vec<usize>, bool, u64) {
+        let wire = SimWire::new(2);
+        let transports = (0..2)
+            .map(|core| SimTransport::new(core, Arc::clone(&wire)))
+            .collect();
+        let config = CoreConfig {
+            mode: SchedMode::Zygos,
+            batch: 16,
+            seed: 3,
+        };
+        let mut cores = build_cores(transports, Arc::new(Synthetic), config);
+        let workload = Workload::generate(
+            &WorkloadConfig {
+                connections,
+                requests_per_connection: 1,
+                mean_interarrival_ns: 1_000.0,
+                service: ServiceTime::Fixed(1_000),
+                steering: Steering::AllOn(0),
+                split_probability: 0.0,
+            },
+            2,
+            1,
+        );
+        for arrival in &workload.arrivals {
+            for segment in arrival.segments() {
+                wire.deliver(0, segment);
+            }
+        }
+        let mut platform = Recorder {
+            now_ns: 1,
+            board: IpiBoard::new(2, DEFAULT_IPI_THROTTLE_NS),
+            interrupted: Vec::new(),
+        };
+        platform.board.park(1);
+        let core_0 = &mut cores[0];
+        let counters = core_0.counters();
+        for _ in 0..100 {
+            core_0.step(&mut platform);
+            if counters.snapshot().app_runs > 0 {
+                break;
+            }
+        }
+        let wakeups = counters.snapshot().wakeups_sent;
+        let parked = platform.board.is_parked(1);
+        (platform.interrupted, parked, wakeups)
+    }
+
+    #[test]
+    fn a_busy_core_wakes_a_parked_core_for_its_surplus_connections() {
+        let (interrupted, still_parked, wakeups) = step_with_core_1_parked(4);
+        assert_eq!(interrupted, [1]);
+        assert!(!still_parked, "the waker clears the parked mark");
+        assert_eq!(wakeups, 1);
+    }
+
+    #[test]
+    fn a_single_ready_connection_wakes_nobody() {
+        let (interrupted, still_parked, wakeups) = step_with_core_1_parked(1);
+        assert!(interrupted.is_empty(), "woke {interrupted:?} for nothing");
+        assert!(still_parked);
+        assert_eq!(wakeups, 0);
     }
 }

@@ -28,11 +28,13 @@ use crate::nic::INDIRECTION_ENTRIES;
 /// sees an initialised region.
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"ZYGOSNIC");
 /// Bumped on any change of this layout.
-pub(super) const VERSION: u32 = 1;
+pub(super) const VERSION: u32 = 2;
 /// Bytes of one frame slot (a 1514-byte Ethernet frame rounded up to 64).
 pub(super) const SLOT_SIZE: usize = 1536;
 /// Largest frame the shm NIC carries: Ethernet header + 1500-byte MTU.
 pub(super) const MAX_FRAME_LEN: usize = 1514;
+/// Most queues of one port.
+pub(super) const MAX_QUEUES: usize = 64;
 /// Entries of each port's exact-match steering override table.
 pub(super) const OVERRIDE_CAPACITY: usize = 1024;
 const PAGE: usize = 4096;
@@ -62,7 +64,7 @@ impl Default for ShmGeometry {
 impl ShmGeometry {
     pub(super) fn validate(&self) -> Result<(), ShmError> {
         let ok = (2..=64).contains(&self.max_ports)
-            && (1..=64).contains(&self.max_queues)
+            && (1..=MAX_QUEUES).contains(&self.max_queues)
             && (2..=65536).contains(&self.buffers_per_queue)
             && self.buffers_per_queue.is_power_of_two();
         if ok {
@@ -103,6 +105,10 @@ pub(super) struct PortBlock {
     /// MAC address in the low 48 bits (big-endian byte order).
     pub mac: AtomicU64,
     pub indirection: [AtomicU32; INDIRECTION_ENTRIES],
+    /// Per queue, the thread parked on it (`pid << 32 | tid`, 0: none),
+    /// interrupted by the next sender to the queue (see the `queue`
+    /// module's wake-ups).
+    pub sleepers: [AtomicU64; MAX_QUEUES],
     pub overrides: OverrideTable,
 }
 

@@ -82,6 +82,9 @@ impl PortLease {
         block.owner_pid.store(std::process::id(), Ordering::Relaxed);
         block.queues.store(config.queues as u32, Ordering::Relaxed);
         steering::reset(block, config.queues);
+        for sleeper in &block.sleepers {
+            sleeper.store(0, Ordering::Relaxed);
+        }
         block.state.store(PORT_ACTIVE, Ordering::Release);
         mapping.header().generation.fetch_add(1, Ordering::Release);
         Ok(Self { mapping, index })

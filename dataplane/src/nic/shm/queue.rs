@@ -7,11 +7,19 @@
 //! per destination into the SPSC ring from this queue to that RX queue.
 //! Receive collects descriptors from every ring into this queue and lends
 //! the frames in place; dropping the burst releases them.
+//!
+//! Wake-ups of parked receivers: a receiver core about to block announces
+//! its thread in its port's `sleepers` word for the queue, then looks for
+//! frames (a `SeqCst` fence between); a sender publishes a burst, fences,
+//! then reads the `sleepers` word of every queue it published to, and
+//! interrupts a thread it finds there (taking the word, so once). One of
+//! the two always sees the other's store. A busy receiver announces
+//! nothing, so the sender's cost is one fence and one load per flush.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{Ordering, fence};
 
 use super::classify::{FrameClass, classify};
 use super::layout::{MAX_FRAME_LEN, Mapping, PORT_ACTIVE};
@@ -20,8 +28,9 @@ use super::ring::{self, Consumer, Producer};
 use super::{ShmNic, steering};
 use crate::nic::{
     Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, RxRelease,
-    TxError,
+    Sleeper, TxError, Wakeup,
 };
+use crate::process::signal;
 
 /// The owned handle of one queue of a shm NIC port (`Send`, `!Sync`).
 pub struct ShmQueue {
@@ -225,6 +234,19 @@ impl NicQueue for ShmQueue {
     fn stats(&self) -> QueueStats {
         self.stats
     }
+
+    fn wakeup(&self) -> Option<Wakeup<'_>> {
+        Some(Wakeup::Interrupt)
+    }
+
+    fn announce_sleeper(&self, sleeper: Option<Sleeper>) {
+        let word = sleeper.map_or(0, |s| u64::from(s.pid) << 32 | u64::from(s.tid));
+        let me = self.rx.me;
+        if let Some(slot) = self.lease.mapping.port(me.port).sleepers.get(me.queue) {
+            slot.store(word, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+    }
 }
 
 impl Drop for ShmQueue {
@@ -309,7 +331,7 @@ impl TxSide {
     /// while they are still hot in cache.
     fn flush(&mut self, mapping: &Mapping) {
         let max_queues = mapping.layout.geometry.max_queues;
-        for index in self.dirty.drain(..) {
+        for &index in &self.dirty {
             let ring_index = mapping.layout.ring_index(
                 self.me.port,
                 self.me.queue,
@@ -317,6 +339,12 @@ impl TxSide {
                 index % max_queues,
             );
             self.outgoing[index].publish(mapping.ring(ring_index).0);
+        }
+        if !self.dirty.is_empty() {
+            fence(Ordering::SeqCst);
+        }
+        for index in self.dirty.drain(..) {
+            wake_sleeper(mapping, index / max_queues, index % max_queues);
         }
         self.unpublished = 0;
         self.reclaim(mapping);
@@ -411,6 +439,28 @@ impl RxRelease for RxSide {
     }
 }
 
+/// Interrupts the thread parked on `queue` of `port`, if one is announced
+/// (module docs). A thread that exited while parked without withdrawing
+/// (killed) leaves a stale word: tgkill then fails (ESRCH) unless both its
+/// process and thread ids were reused by one thread, and that thread's
+/// process runs our handler or dies of the signal. Ports are reset when
+/// claimed.
+fn wake_sleeper(mapping: &Mapping, port: usize, queue: usize) {
+    let Some(slot) = mapping.port(port).sleepers.get(queue) else {
+        return;
+    };
+    if slot.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let word = slot.swap(0, Ordering::SeqCst);
+    if word != 0 {
+        signal::wake(Sleeper {
+            pid: (word >> 32) as u32,
+            tid: word as u32,
+        });
+    }
+}
+
 /// The probe of one shm RX queue.
 struct ShmPending {
     mapping: Arc<Mapping>,
@@ -432,5 +482,10 @@ impl PendingFrames for ShmPending {
                     ring::holds_frames(self.mapping.ring(index).0)
                 })
         })
+    }
+
+    /// Senders wake a parked receiver themselves.
+    fn needs_wakeup(&self) -> bool {
+        false
     }
 }

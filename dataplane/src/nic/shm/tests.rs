@@ -606,3 +606,40 @@ fn ring_indices_wrap_past_u32_max_with_frames_in_flight() {
         "the indices wrapped"
     );
 }
+
+#[test]
+fn a_sender_interrupts_the_receiver_parked_on_the_queue() {
+    use crate::process::signal::{HeldIpi, SignalTarget};
+    use std::time::{Duration, Instant};
+
+    let (mut a, mut b) = pair("park", 8, 1);
+    let mut tx = a.take_queues().pop().unwrap();
+    let mut rx = b.take_queues().pop().unwrap();
+    let parked = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let receiver = scope.spawn(|| {
+            let me = SignalTarget::register().unwrap();
+            let held = HeldIpi::hold();
+            rx.announce_sleeper(Some(me.sleeper()));
+            assert!(receive_seqs(&mut rx).is_empty());
+            parked.wait();
+            let start = Instant::now();
+            held.wait(None, Duration::from_secs(30));
+            let waited = start.elapsed();
+            drop(held);
+            (waited, me.take(), receive_seqs(&mut rx))
+        });
+        parked.wait();
+        // Let the receiver block (it would also see the signal if not yet).
+        std::thread::sleep(Duration::from_millis(50));
+        send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1000), 7)).unwrap();
+        send(&mut tx, &udp_frame(MAC_A, MAC_B, &flow(1000), 8)).unwrap();
+        tx.flush_tx();
+        let (waited, signals, seqs) = receiver.join().unwrap();
+        assert!(waited < Duration::from_secs(20), "never woken: {waited:?}");
+        // Other tests of this process interrupt their own threads; a
+        // late one may reach a reused thread id, so at least one.
+        assert!(signals >= 1, "the wake-up did not come from the signal");
+        assert_eq!(seqs, [7, 8]);
+    });
+}

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use super::{TapNic, sys};
 use crate::nic::{
-    Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, TxError, WaitFd,
+    Capabilities, MAX_BURST, NicQueue, PendingFrames, QueueStats, RxBurst, RxProbe, TxError,
+    WaitFd, Wakeup,
 };
 
 /// Bytes of one pool slot: larger than the largest frame we deliver, so a
@@ -154,11 +155,11 @@ impl NicQueue for TapQueue {
         self.stats
     }
 
-    fn wait_fd(&self) -> Option<WaitFd<'_>> {
-        Some(WaitFd {
+    fn wakeup(&self) -> Option<Wakeup<'_>> {
+        Some(Wakeup::Fd(WaitFd {
             fd: self.fd.as_fd(),
             writable: self.tx_waiting > 0,
-        })
+        }))
     }
 }
 
