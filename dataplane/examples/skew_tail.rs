@@ -5,8 +5,10 @@
 //! per mode, measured on the process platform over the shm NIC, then the
 //! same comparison on 16 simulated cores (labelled simulated).
 //!
-//! `cargo run -p dataplane --release --example skew_tail [SECONDS] [LOAD]`
-//! (LOAD: offered load as a fraction of one core, default 0.7).
+//! `cargo run -p dataplane --release --example skew_tail [SECONDS] [LOAD]
+//! [PARK_AFTER_US]` (LOAD: offered load as a fraction of one core, default
+//! 0.7; PARK_AFTER_US: idle cores park after that long, as with `zygos run
+//! --park-after-us`; default: they poll).
 //!
 //! On a machine with only 2 CPUs, the two polling cores and a polling
 //! client would be three busy threads: the client then waits milliseconds
@@ -51,11 +53,17 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
         .map_or(f64::NAN, |&ns| ns as f64 / 1_000.0)
 }
 
-fn measure(mode: SchedMode, seconds: f64, load: f64) -> Result<(), Box<dyn std::error::Error>> {
+fn measure(
+    mode: SchedMode,
+    seconds: f64,
+    load: f64,
+    park_after_us: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let name = format!("skew-{}-{mode}", std::process::id());
     let args = DataplaneArgs {
         cores: 2,
         sched: mode,
+        park_after_us,
         ..DataplaneArgs::new(NicSpec::Shm(name.clone()), SERVER_IP, PORT)
     };
     let dataplane = Dataplane::start(&args, Synthetic)?;
@@ -161,8 +169,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut argv = std::env::args().skip(1);
     let seconds: f64 = argv.next().map_or(Ok(2.0), |s| s.parse())?;
     let load: f64 = argv.next().map_or(Ok(0.7), |s| s.parse())?;
+    let park_after_us: Option<u64> = argv.next().map(|s| s.parse()).transpose()?;
+    let idle = park_after_us.map_or("idle cores poll".to_owned(), |us| {
+        format!("idle cores park after {us} us")
+    });
     println!(
-        "process platform, 2 cores, shm NIC, all flows on core 0, exp service {} us, load {load} of one core, {seconds} s",
+        "process platform, 2 cores, shm NIC, all flows on core 0, exp service {} us, load {load} of one core, {seconds} s, {idle}",
         MEAN_SERVICE_NS / 1_000.0
     );
     let realtime = client_realtime(true) && client_realtime(false);
@@ -180,7 +192,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "sched", "sent", "answered", "p50 us", "p99 us", "p99.9 us", "steals", "ipis", "ooo"
     );
     for mode in MODES {
-        measure(mode, seconds, load)?;
+        measure(mode, seconds, load, park_after_us)?;
     }
     println!(
         "SIMULATED: 16 cores, netstack sim, all flows on core 0, exp service 10 us, load 2.5 cores"
