@@ -15,7 +15,10 @@ pub mod agreement;
 mod replication;
 
 use dataplane::sched::SchedMode;
-use dataplane::sim::{self, FrameNetError, ServiceTime, SimCosts, Steering, WorkloadConfig};
+use dataplane::sim::{
+    self, EmpiricalError, EmpiricalServiceTime, FrameNetError, ServiceTime, SimCosts, Steering,
+    WorkloadConfig,
+};
 use serde::Serialize;
 
 use crate::queueing::{Model, SimConfig, Slo, max_load_at_slo};
@@ -110,9 +113,9 @@ const BOUND_REQUESTS: usize = 200_000;
 /// Why a comparison could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatedError {
-    /// The sim's clients draw service times from a few shapes only.
-    #[error("the sim platform models fixed, exp, bimodal-1 and bimodal-2 service times, not {0}")]
-    UnsupportedService(ServiceDistribution),
+    /// Measured service times the sim's clients cannot draw from.
+    #[error("service times: {0}")]
+    Service(#[from] EmpiricalError),
     /// A scheduler name the dataplane does not know.
     #[error("{0}")]
     UnknownScheduler(String),
@@ -129,10 +132,10 @@ pub enum SimulatedError {
     },
 }
 
-/// The sim's service time for `service` (µs to ns); the bimodal shapes are
-/// the thesis' (§6.3.1, DESIGN.md "Measuring").
+/// The sim's service time for `service` (µs to ns, rounded); the bimodal
+/// shapes are the thesis' (§6.3.1, DESIGN.md "Measuring"), and measured
+/// samples become the sim's table of them.
 pub fn sim_service_time(service: &ServiceDistribution) -> Result<ServiceTime, SimulatedError> {
-    let ns = |us: f64| (us * 1e3).round() as u64;
     let bimodal = |mean: f64, long_factor: f64, long_probability: f64| ServiceTime::Bimodal {
         short_ns: ns(mean / 2.0),
         long_ns: ns(mean * long_factor),
@@ -143,10 +146,21 @@ pub fn sim_service_time(service: &ServiceDistribution) -> Result<ServiceTime, Si
         ServiceDistribution::Exponential { mean } => Ok(ServiceTime::Exponential(mean * 1e3)),
         ServiceDistribution::Bimodal1 { mean } => Ok(bimodal(*mean, 5.5, 0.1)),
         ServiceDistribution::Bimodal2 { mean } => Ok(bimodal(*mean, 500.5, 0.001)),
-        ServiceDistribution::Empirical { .. } => {
-            Err(SimulatedError::UnsupportedService(service.clone()))
+        ServiceDistribution::Empirical { samples } => {
+            Ok(ServiceTime::Empirical(sim_service_table(samples)?))
         }
     }
+}
+
+/// The sim's table of measured service times for `samples_us` (µs to ns,
+/// rounded).
+pub fn sim_service_table(samples_us: &[f64]) -> Result<EmpiricalServiceTime, EmpiricalError> {
+    EmpiricalServiceTime::from_samples(samples_us.iter().map(|&us| ns(us)))
+}
+
+/// µs to the sim's whole ns.
+fn ns(us: f64) -> u64 {
+    (us * 1e3).round() as u64
 }
 
 /// Runs every scheduler at every load on the simulator.
@@ -171,7 +185,7 @@ pub fn compare(config: &Comparison) -> Result<ComparisonResult, SimulatedError> 
         let mut max_load = None;
         let mut meeting = true;
         for &load in &config.loads {
-            let p99 = simulate_point(config, sim_service, mode, load)?;
+            let p99 = simulate_point(config, &sim_service, mode, load)?;
             meeting &= p99.is_some_and(|p99| p99.value <= slo_micros);
             if meeting {
                 max_load = Some(load);
@@ -205,7 +219,7 @@ pub fn compare(config: &Comparison) -> Result<ComparisonResult, SimulatedError> 
 /// replication lost replies.
 fn simulate_point(
     config: &Comparison,
-    service: ServiceTime,
+    service: &ServiceTime,
     mode: SchedMode,
     load: f64,
 ) -> Result<Option<PercentileEstimate>, FrameNetError> {
@@ -223,7 +237,7 @@ fn simulate_point(
                 connections: config.connections,
                 requests_per_connection: config.requests_per_connection,
                 mean_interarrival_ns,
-                service,
+                service: service.clone(),
                 steering: Steering::Spread,
                 split_probability: 0.0,
             },

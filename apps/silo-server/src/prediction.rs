@@ -5,12 +5,10 @@
 //! ([`crate::standalone`]), each scheduler's highest load meeting the SLO
 //! reported as a fraction of the M/G/16/FCFS bound ([`bench::queueing`]).
 //!
-//! The sim's clients draw service times from a few parametric shapes, not
-//! from samples; the measured distribution enters it as the two-point
-//! (bimodal) distribution with the same first three moments
-//! ([`TwoPoint::fit`]). The M/G/16 bound is simulated both for that fit
-//! (the fractions use it, like for like) and for the exact empirical
-//! distribution, which shows what the fit costs.
+//! The sim's clients draw each request's service time from the measured
+//! samples themselves ([`dataplane::sim::ServiceTime::Empirical`]), and
+//! the M/G/16 bound is simulated for the same samples, so the fractions
+//! compare like with like.
 //!
 //! The SLO keeps the thesis' ratio to the mean service time: ZygOS's
 //! 1000 µs is 30.3 × Silo's 33 µs mean (thesis §4.5), so the SLO here is
@@ -19,9 +17,12 @@
 use std::path::Path;
 
 use bench::queueing::{Model, SimConfig as QueueConfig, Slo, max_load_at_slo};
+use bench::simulated::sim_service_table;
 use bench::workload::{ServiceDistribution, WorkloadError};
 use dataplane::sched::SchedMode;
-use dataplane::sim::{self, FrameNetError, ServiceTime, SimCosts, Steering, WorkloadConfig};
+use dataplane::sim::{
+    self, EmpiricalError, FrameNetError, ServiceTime, SimCosts, Steering, WorkloadConfig,
+};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -60,9 +61,9 @@ pub enum PredictionError {
     /// No usable service times.
     #[error("service times: {0}")]
     Samples(#[from] WorkloadError),
-    /// The distribution has no spread to fit (every sample equal).
-    #[error("the service times have no spread: a two-point fit needs a variance")]
-    NoSpread,
+    /// The sim's clients cannot draw from the service times.
+    #[error("service times for the sim: {0}")]
+    SimSamples(#[from] EmpiricalError),
     /// The simulated network failed.
     #[error("simulation: {0}")]
     Sim(#[from] FrameNetError),
@@ -114,85 +115,6 @@ pub fn read_service_times(path: &Path) -> Result<Vec<f64>, PredictionError> {
     Ok(expand(pairs.into_iter()))
 }
 
-/// A two-point distribution: `long_us` with probability
-/// `long_probability`, else `short_us`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TwoPoint {
-    /// The common value, µs.
-    pub short_us: f64,
-    /// The rare value, µs.
-    pub long_us: f64,
-    /// Probability of the rare value.
-    pub long_probability: f64,
-}
-
-impl TwoPoint {
-    /// The two-point distribution with the mean, variance and skewness of
-    /// `samples` (three-moment matching): with skewness γ, the long value's
-    /// probability p solves γ = (1 − 2p)/√(p(1 − p)), and the values sit at
-    /// μ − σ√(p/(1 − p)) and μ + σ√((1 − p)/p). A short value that would
-    /// be negative (a skew too strong for the variance) is clamped to 0
-    /// and the long value moved to keep the mean.
-    pub fn fit(samples: &[f64]) -> Result<TwoPoint, PredictionError> {
-        let n = samples.len() as f64;
-        if samples.is_empty() {
-            return Err(WorkloadError::Empty.into());
-        }
-        let mean = samples.iter().sum::<f64>() / n;
-        let central = |k: i32| samples.iter().map(|x| (x - mean).powi(k)).sum::<f64>() / n;
-        let (variance, third) = (central(2), central(3));
-        if variance <= f64::EPSILON * mean * mean {
-            return Err(PredictionError::NoSpread);
-        }
-        let sigma = variance.sqrt();
-        let skew = third / (sigma * variance);
-        let q = 1.0 / (skew * skew + 4.0);
-        let root = (1.0 - 4.0 * q).max(0.0).sqrt();
-        let p = if skew >= 0.0 {
-            (1.0 - root) / 2.0
-        } else {
-            (1.0 + root) / 2.0
-        };
-        let short = mean - sigma * (p / (1.0 - p)).sqrt();
-        let long = mean + sigma * ((1.0 - p) / p).sqrt();
-        if short >= 0.0 {
-            return Ok(TwoPoint {
-                short_us: short,
-                long_us: long,
-                long_probability: p,
-            });
-        }
-        Ok(TwoPoint {
-            short_us: 0.0,
-            long_us: mean / p,
-            long_probability: p,
-        })
-    }
-
-    /// The mean, µs.
-    pub fn mean_us(&self) -> f64 {
-        (1.0 - self.long_probability) * self.short_us + self.long_probability * self.long_us
-    }
-
-    fn sim_service(&self) -> ServiceTime {
-        ServiceTime::Bimodal {
-            short_ns: (self.short_us * 1e3).round() as u64,
-            long_ns: (self.long_us * 1e3).round() as u64,
-            long_probability: self.long_probability,
-        }
-    }
-
-    /// The fit as samples for the queueing model (10 000 of them, the long
-    /// value's share rounded to 1e-4).
-    fn as_distribution(&self) -> Result<ServiceDistribution, WorkloadError> {
-        const N: usize = 10_000;
-        let long = (self.long_probability * N as f64).round() as usize;
-        let mut samples = vec![self.short_us; N - long];
-        samples.resize(N, self.long_us);
-        ServiceDistribution::empirical(samples)
-    }
-}
-
 /// What to predict.
 #[derive(Debug, Clone)]
 pub struct PredictionPlan {
@@ -216,7 +138,7 @@ pub struct PredictedScheduler {
     /// Every load the bisection tried met the SLO: the true maximum may
     /// be higher (up to 1).
     pub at_search_ceiling: bool,
-    /// That over the M/G/n bound of the fitted distribution.
+    /// That over the M/G/n bound of the measured distribution.
     pub fraction_of_bound: f64,
     /// The same load in TPS on the simulated cores.
     pub tps: f64,
@@ -229,36 +151,29 @@ pub struct Prediction {
     pub simulated: bool,
     /// Simulated cores.
     pub cores: usize,
-    /// Measured service times used.
-    pub samples: usize,
+    /// Measured service times the sim's clients draw from.
+    pub samples: u64,
+    /// How many distinct values they take (at the sim's 1 ns resolution).
+    pub distinct_samples: usize,
     /// Their mean, p50 and p99, µs.
     pub measured_mean_us: f64,
     /// Median.
     pub measured_p50_us: f64,
     /// 99th percentile.
     pub measured_p99_us: f64,
-    /// The two-point fit the sim's clients draw from.
-    pub fit: TwoPoint,
     /// SLO on p99, µs ([`SLO_OVER_MEAN`] × the mean).
     pub slo_us: f64,
-    /// M/G/n/FCFS max load at the SLO for the fit.
-    pub bound_fit: f64,
-    /// The same for the exact measured distribution.
-    pub bound_measured: f64,
+    /// M/G/n/FCFS max load at the SLO for the measured distribution.
+    pub bound: f64,
     /// Per scheduler.
     pub schedulers: Vec<PredictedScheduler>,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 /// Whether `mode` meets `slo_ns` at `load` on the simulator.
 fn sim_meets(
     plan: &PredictionPlan,
     mode: SchedMode,
-    service: ServiceTime,
+    service: &ServiceTime,
     load: f64,
     slo_ns: f64,
 ) -> Result<bool, FrameNetError> {
@@ -271,7 +186,7 @@ fn sim_meets(
             connections: 4 * plan.cores,
             requests_per_connection: plan.requests_per_connection,
             mean_interarrival_ns,
-            service,
+            service: service.clone(),
             steering: Steering::Spread,
             split_probability: 0.0,
         },
@@ -313,76 +228,67 @@ fn search_ceiling() -> f64 {
 
 /// Runs the prediction for the measured `samples` (µs).
 pub fn predict(samples: Vec<f64>, plan: &PredictionPlan) -> Result<Prediction, PredictionError> {
-    let fit = TwoPoint::fit(&samples)?;
-    let mut sorted = samples;
-    sorted.sort_by(f64::total_cmp);
-    let measured = ServiceDistribution::empirical(sorted.clone())?;
-    let mean = measured.mean();
-    let slo_us = SLO_OVER_MEAN * mean;
+    let measured = ServiceDistribution::empirical(samples.clone())?;
+    let table = sim_service_table(&samples)?;
+    let mean_us = measured.mean();
+    let slo_us = SLO_OVER_MEAN * mean_us;
     let queue = QueueConfig {
         requests: BOUND_REQUESTS,
         warmup: BOUND_REQUESTS / 20,
         ..QueueConfig::new(plan.cores)
     };
-    let bound = |service: &ServiceDistribution| {
-        let slo = Slo {
-            percentile: 0.99,
-            multiple: slo_us / service.mean(),
-        };
-        max_load_at_slo(Model::Centralized, service, &slo, &queue)
+    let slo = Slo {
+        percentile: 0.99,
+        multiple: SLO_OVER_MEAN,
     };
-    let bound_fit = bound(&fit.as_distribution()?);
-    let bound_measured = bound(&measured);
-    let service = fit.sim_service();
+    let bound = max_load_at_slo(Model::Centralized, &measured, &slo, &queue);
+    let quantile_us = |quantile| table.quantile_ns(quantile) as f64 / 1e3;
+    let (samples, distinct_samples) = (table.total(), table.distinct());
+    let (measured_p50_us, measured_p99_us) = (quantile_us(0.5), quantile_us(0.99));
+    let service = ServiceTime::Empirical(table);
     let mut schedulers = Vec::new();
     for &mode in &plan.modes {
-        let max_load = highest_load(|load| sim_meets(plan, mode, service, load, slo_us * 1e3))?;
+        let max_load = highest_load(|load| sim_meets(plan, mode, &service, load, slo_us * 1e3))?;
         schedulers.push(PredictedScheduler {
             sched: mode.to_string(),
             max_load,
             at_search_ceiling: max_load >= search_ceiling(),
-            fraction_of_bound: max_load / bound_fit,
-            tps: max_load * plan.cores as f64 * 1e6 / fit.mean_us(),
+            fraction_of_bound: max_load / bound,
+            tps: max_load * plan.cores as f64 * 1e6 / mean_us,
         });
     }
     Ok(Prediction {
         simulated: true,
         cores: plan.cores,
-        samples: sorted.len(),
-        measured_mean_us: mean,
-        measured_p50_us: percentile(&sorted, 0.5),
-        measured_p99_us: percentile(&sorted, 0.99),
-        fit,
+        samples,
+        distinct_samples,
+        measured_mean_us: mean_us,
+        measured_p50_us,
+        measured_p99_us,
         slo_us,
-        bound_fit,
-        bound_measured,
+        bound,
         schedulers,
     })
 }
 
 /// The prediction as a terminal table, labelled SIMULATED.
 pub fn table(prediction: &Prediction) -> String {
-    let fit = &prediction.fit;
     let mut out = format!(
         "SIMULATED: {} cores on the sim platform (virtual time), TPC-C service times measured \
          standalone ({} transactions: mean {:.1} us, p50 {:.1}, p99 {:.1})\n\
-         SIMULATED: the sim's clients draw from their three-moment two-point fit: {:.1} us, or \
-         {:.1} us with probability {:.4}; SLO p99 <= {:.0} us ({SLO_OVER_MEAN:.1} x the mean, \
-         the thesis' 1000 us over Silo's 33 us)\n\
-         SIMULATED: M/G/{}/FCFS max load at the SLO: {:.3} for the fit, {:.3} for the measured \
-         distribution\n",
+         SIMULATED: the sim's clients draw each request's service time from those measurements \
+         ({} distinct values); SLO p99 <= {:.0} us ({SLO_OVER_MEAN:.1} x the mean, the thesis' \
+         1000 us over Silo's 33 us)\n\
+         SIMULATED: M/G/{}/FCFS max load at the SLO for the measured distribution: {:.3}\n",
         prediction.cores,
         prediction.samples,
         prediction.measured_mean_us,
         prediction.measured_p50_us,
         prediction.measured_p99_us,
-        fit.short_us,
-        fit.long_us,
-        fit.long_probability,
+        prediction.distinct_samples,
         prediction.slo_us,
         prediction.cores,
-        prediction.bound_fit,
-        prediction.bound_measured,
+        prediction.bound,
     );
     for sched in &prediction.schedulers {
         out.push_str(&format!(
@@ -409,36 +315,35 @@ pub fn table(prediction: &Prediction) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_fit_matches_a_two_point_distribution_exactly() {
-        let mut samples = vec![20.0; 900];
-        samples.extend(vec![200.0; 100]);
-        let fit = TwoPoint::fit(&samples).unwrap();
-        assert!((fit.short_us - 20.0).abs() < 1e-6, "{fit:?}");
-        assert!((fit.long_us - 200.0).abs() < 1e-6, "{fit:?}");
-        assert!((fit.long_probability - 0.1).abs() < 1e-9, "{fit:?}");
-        assert!((fit.mean_us() - 38.0).abs() < 1e-6);
-        let distribution = fit.as_distribution().unwrap();
-        assert!((distribution.mean() - 38.0).abs() < 1e-6);
+    fn plan(cores: usize, modes: Vec<SchedMode>) -> PredictionPlan {
+        PredictionPlan {
+            cores,
+            modes,
+            requests_per_connection: 150,
+            costs: SimCosts::default(),
+        }
+    }
+
+    /// A wide distribution like TPC-C's: 5 to 200 µs, each value's count
+    /// falling as 1/value (mean about 37 µs, p99 near 190 µs).
+    fn wide_samples() -> Vec<f64> {
+        let mut samples = Vec::new();
+        for us in (5..=200u32).step_by(5) {
+            samples.extend(std::iter::repeat_n(f64::from(us), (2_000 / us) as usize));
+        }
+        samples
     }
 
     #[test]
-    fn under_a_strong_skew_the_fit_keeps_the_mean_and_stays_non_negative() {
-        let mut samples = vec![1.0; 10];
-        samples.extend(vec![0.0; 9_990]);
-        samples.push(5_000.0);
-        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-        let fit = TwoPoint::fit(&samples).unwrap();
-        assert!(fit.short_us >= 0.0);
+    fn bad_samples_are_refused_with_their_cause() {
+        let plan = plan(2, vec![SchedMode::Zygos]);
+        let error = predict(Vec::new(), &plan).unwrap_err();
         assert!(
-            (fit.mean_us() - mean).abs() < 1e-9 * mean.max(1.0),
-            "{fit:?}"
+            matches!(error, PredictionError::Samples(WorkloadError::Empty)),
+            "{error}"
         );
-        assert!(matches!(
-            TwoPoint::fit(&[5.0; 10]),
-            Err(PredictionError::NoSpread)
-        ));
-        assert!(TwoPoint::fit(&[]).is_err());
+        let error = predict(vec![10.0, f64::NAN], &plan).unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{error}");
     }
 
     #[test]
@@ -461,24 +366,36 @@ mod tests {
 
     #[test]
     fn four_simulated_cores_rank_stealing_above_partitioning() {
-        let mut samples = vec![20.0; 900];
-        samples.extend(vec![200.0; 100]);
+        let samples = wide_samples();
+        let (count, mean) = (
+            samples.len(),
+            samples.iter().sum::<f64>() / samples.len() as f64,
+        );
         let prediction = predict(
             samples,
-            &PredictionPlan {
-                cores: 4,
-                modes: vec![SchedMode::Zygos, SchedMode::Partitioned],
-                requests_per_connection: 150,
-                costs: SimCosts::default(),
-            },
+            &plan(4, vec![SchedMode::Zygos, SchedMode::Partitioned]),
         )
         .unwrap();
         assert!(prediction.simulated);
+        assert_eq!(
+            (prediction.samples, prediction.distinct_samples),
+            (count as u64, 40)
+        );
+        assert!((prediction.measured_mean_us - mean).abs() < 1e-9);
+        assert!((prediction.slo_us - SLO_OVER_MEAN * mean).abs() < 1e-9);
+        assert!(prediction.measured_p50_us < mean && prediction.measured_p99_us >= 185.0);
         let (zygos, partitioned) = (&prediction.schedulers[0], &prediction.schedulers[1]);
-        assert!(zygos.max_load > partitioned.max_load, "{prediction:?}");
+        assert!(
+            zygos.fraction_of_bound > partitioned.fraction_of_bound,
+            "{prediction:?}"
+        );
         assert!(!partitioned.at_search_ceiling);
         assert!((search_ceiling() - (1.0 - 0.9 / 64.0)).abs() < 1e-12);
         assert!(zygos.fraction_of_bound <= 1.1, "{prediction:?}");
-        assert!(table(&prediction).starts_with("SIMULATED"));
+        let tps = zygos.max_load * 4.0 * 1e6 / mean;
+        assert!((zygos.tps - tps).abs() < 1e-6 * tps);
+        let table = table(&prediction);
+        assert!(table.starts_with("SIMULATED"));
+        assert!(table.contains("40 distinct values"), "{table}");
     }
 }

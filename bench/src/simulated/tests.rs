@@ -49,6 +49,19 @@ fn bimodal_service_runs_and_its_long_requests_show_in_the_tail() {
 }
 
 #[test]
+fn measured_samples_drive_the_sim_like_their_shape() {
+    // bimodal-1:10 as measured samples: 5 µs nine times in ten, else 55.
+    let mut samples = vec![5.0; 90];
+    samples.extend([55.0; 10]);
+    let service = ServiceDistribution::empirical(samples).unwrap();
+    let result = compare(&four_cores(service)).unwrap();
+    assert_eq!(result.service, "file:10");
+    assert!(result.points.iter().all(|p| p.p99.is_some()));
+    assert!(p99(&result, "zygos", 0.3).value >= 55.0);
+    assert!(p99(&result, "zygos", 0.7).value < p99(&result, "partitioned", 0.7).value);
+}
+
+#[test]
 fn service_shapes_map_onto_the_sim() {
     assert_eq!(
         sim_service_time(&ServiceDistribution::Bimodal1 { mean: 10.0 }).unwrap(),
@@ -60,13 +73,16 @@ fn service_shapes_map_onto_the_sim() {
     );
     let bimodal2 = sim_service_time(&ServiceDistribution::Bimodal2 { mean: 10.0 }).unwrap();
     assert!((bimodal2.mean_ns() - 10_000.0).abs() < 1.0);
-    let empirical = ServiceDistribution::Empirical {
-        samples: vec![1.0, 2.0].into(),
+    let empirical = ServiceDistribution::empirical(vec![1.0, 2.0, 2.0]).unwrap();
+    let ServiceTime::Empirical(table) = sim_service_time(&empirical).unwrap() else {
+        panic!("measured samples must map to the sim's table");
     };
-    assert!(matches!(
-        sim_service_time(&empirical),
-        Err(SimulatedError::UnsupportedService(_))
-    ));
+    assert_eq!((table.total(), table.distinct()), (3, 2));
+    assert_eq!(
+        (table.quantile_ns(0.3), table.quantile_ns(0.5)),
+        (1_000, 2_000)
+    );
+    assert!((table.mean_ns() - 5_000.0 / 3.0).abs() < 1e-6);
 }
 
 #[test]
@@ -82,7 +98,7 @@ fn the_published_figures() {
 }
 
 #[test]
-fn unknown_schedulers_and_unsupported_distributions_are_errors() {
+fn unknown_schedulers_and_empty_sample_sets_are_errors() {
     let dir = std::env::temp_dir();
     let error = sweep(
         &["fifo".to_owned()],
@@ -93,19 +109,19 @@ fn unknown_schedulers_and_unsupported_distributions_are_errors() {
         &dir,
     );
     assert!(error.unwrap_err().contains("fifo"));
-    let empirical = ServiceDistribution::Empirical {
-        samples: vec![1.0].into(),
+    let empty = ServiceDistribution::Empirical {
+        samples: Vec::new().into(),
     };
     let error = sweep(
         &["zygos".to_owned()],
         2,
         &[0.5],
-        &empirical,
+        &empty,
         SimCosts::default(),
         &dir,
     );
     assert!(
-        error.unwrap_err().contains("not file"),
+        error.unwrap_err().contains("no measured service times"),
         "unexpected message"
     );
 }

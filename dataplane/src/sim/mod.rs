@@ -22,6 +22,7 @@
 
 pub mod calibration;
 mod costs;
+mod empirical;
 mod frames;
 pub(crate) mod net;
 mod platform;
@@ -33,6 +34,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 pub use costs::SimCosts;
+pub use empirical::{EmpiricalError, EmpiricalServiceTime};
 pub use frames::FrameNetError;
 pub use workload::{ServiceTime, Steering, WorkloadConfig};
 
@@ -128,7 +130,7 @@ impl SimNetwork for MessageNet {
 }
 
 /// One simulation run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Number of simulated cores.
     pub cores: usize,

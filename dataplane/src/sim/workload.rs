@@ -7,11 +7,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp};
 
+use super::empirical::EmpiricalServiceTime;
 use super::net::{Payload, Reply, Segment};
 use crate::synthetic_protocol::{REQUEST_LEN, RESPONSE_LEN, Request, decode_response};
 
 /// Service-time distribution of the synthetic requests.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ServiceTime {
     /// Every request takes this many nanoseconds.
     Fixed(u64),
@@ -27,6 +28,8 @@ pub enum ServiceTime {
         /// Probability of the long one.
         long_probability: f64,
     },
+    /// Drawn from measured service times (e.g. a standalone TPC-C run's).
+    Empirical(EmpiricalServiceTime),
 }
 
 impl ServiceTime {
@@ -34,6 +37,7 @@ impl ServiceTime {
     fn sample(&self, rng: &mut impl Rng) -> u64 {
         match *self {
             ServiceTime::Fixed(ns) => ns,
+            ServiceTime::Empirical(ref table) => table.sample(rng),
             ServiceTime::Exponential(mean) => {
                 Exp::new(1.0 / mean.max(1.0)).map_or(mean, |exp| exp.sample(rng)) as u64
             }
@@ -55,6 +59,7 @@ impl ServiceTime {
     pub fn mean_ns(&self) -> f64 {
         match *self {
             ServiceTime::Fixed(ns) => ns as f64,
+            ServiceTime::Empirical(ref table) => table.mean_ns(),
             ServiceTime::Exponential(mean) => mean,
             ServiceTime::Bimodal {
                 short_ns,
@@ -78,7 +83,7 @@ pub enum Steering {
 }
 
 /// The client side of one simulation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkloadConfig {
     /// Number of connections.
     pub connections: usize,
@@ -285,5 +290,36 @@ mod tests {
         assert!(draws.iter().all(|&ns| ns == 5_000 || ns == 55_000));
         let long = draws.iter().filter(|&&ns| ns == 55_000).count() as f64 / 20_000.0;
         assert!((0.09..0.11).contains(&long), "long fraction {long}");
+    }
+
+    #[test]
+    fn a_one_value_table_schedules_like_fixed() {
+        let config = |service| WorkloadConfig {
+            connections: 3,
+            requests_per_connection: 20,
+            mean_interarrival_ns: 5_000.0,
+            service,
+            steering: Steering::Spread,
+            split_probability: 0.2,
+        };
+        let table = EmpiricalServiceTime::from_counts([(7_000, 12)]).unwrap();
+        let empirical = ServiceTime::Empirical(table);
+        assert_eq!(empirical.mean_ns(), 7_000.0);
+        let fixed = Workload::generate(&config(ServiceTime::Fixed(7_000)), 2, 9);
+        let drawn = Workload::generate(&config(empirical), 2, 9);
+        // The same service times; the arrival times may differ, since a
+        // table draw takes a number from the random stream and Fixed none.
+        let services = |workload: &Workload| {
+            let actions = workload.arrivals.iter().map(|arrival| arrival.action);
+            actions
+                .filter_map(|action| match action {
+                    Action::Request { service_ns, .. } => Some(service_ns),
+                    Action::Open | Action::Close => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(services(&drawn), services(&fixed));
+        assert_eq!(services(&drawn).len(), 60);
+        assert_eq!(drawn.requests(), fixed.requests());
     }
 }
