@@ -71,6 +71,14 @@ pub trait CorePlatform {
 
     /// Interrupt signals delivered to this core since the last call.
     fn take_signals(&mut self) -> u64;
+
+    /// Wakes `target`, parked (the caller cleared its mark with
+    /// [`IpiBoard::unpark`]). A parked process core waits for exactly the
+    /// interrupt's signal; a platform whose interrupt cannot reach a parked
+    /// core (vmx: the vCPU's thread blocks outside the guest) overrides it.
+    fn wake(&mut self, target: usize) {
+        self.interrupt(target);
+    }
 }
 
 #[derive(Debug, Default)]

@@ -89,7 +89,8 @@ pub struct DataplaneArgs {
     /// Park a core (block in the kernel until its NIC queue or another
     /// core wakes it) after this many microseconds without work, instead
     /// of polling forever as ZygOS does. Frees the CPU on machines where
-    /// the load generator shares the dataplane's CPUs. Process platform.
+    /// the load generator shares the dataplane's CPUs. On the vmx platform
+    /// a parking core leaves its vCPU (one exit) and blocks on the host.
     #[arg(long, value_name = "US")]
     pub park_after_us: Option<u64>,
 }
@@ -130,9 +131,6 @@ pub enum RunError {
     /// `--cores 0`.
     #[error("at least one core is needed")]
     NoCores,
-    /// `--park-after-us` on a platform that does not park.
-    #[error("--park-after-us is available on the process platform only")]
-    ParkingUnsupported,
     /// The vmx platform cannot run here (no usable /dev/kvm) or failed.
     #[error(transparent)]
     Vmx(#[from] VmxError),
@@ -195,9 +193,6 @@ impl Dataplane {
         if args.cores == 0 {
             return Err(RunError::NoCores);
         }
-        if args.park_after_us.is_some() && args.platform != PlatformKind::Process {
-            return Err(RunError::ParkingUnsupported);
-        }
         let mac = mac_for(args.ip);
         let options = NicOptions {
             queues: args.cores,
@@ -229,12 +224,10 @@ impl Dataplane {
             seed: u64::from(std::process::id()),
         };
         let cores = build_cores(transports, Arc::new(app), config);
+        let park_after = args.park_after_us.map(Duration::from_micros);
         let runner = match args.platform {
-            PlatformKind::Process => {
-                let park_after = args.park_after_us.map(Duration::from_micros);
-                Runner::Process(process::spawn(cores, park_after)?)
-            }
-            PlatformKind::Vmx => Runner::Vmx(vmx_platform::spawn(cores)?),
+            PlatformKind::Process => Runner::Process(process::spawn(cores, park_after)?),
+            PlatformKind::Vmx => Runner::Vmx(vmx_platform::spawn(cores, park_after)?),
         };
         tracing::info!(
             cores = args.cores,

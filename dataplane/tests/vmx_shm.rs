@@ -9,7 +9,9 @@
 //!   order. No core takes a guest fault or fails to send an IPI, and the
 //!   latency of every IPI noticed is measured (printed per core).
 //!
-//! Without a usable /dev/kvm both print "skipped: <reason>".
+//! - the same with cores that park when idle (they leave their vCPUs).
+//!
+//! Without a usable /dev/kvm all print "skipped: <reason>".
 
 mod shm_common;
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use dataplane::apps::{Echo, Synthetic};
 use dataplane::nic::shm::ShmQueue;
 use dataplane::nic::{MAX_BURST, NicQueue};
-use dataplane::run::{Dataplane, PlatformKind, RunReport};
+use dataplane::run::{Dataplane, DataplaneArgs, PlatformKind, RunReport};
 use dataplane::sched::SchedMode;
 use netstack::{ConnId, Event, FrameSink, Stack};
 use shm_common::{PORT, PipelinedLoad, SERVER_IP, args, attach_client, client_config, kvm_or_skip};
@@ -166,5 +168,29 @@ fn synthetic_in_vcpus_steals_and_answers_every_request_in_order() {
     assert_eq!(report.per_core[1].packets, 0, "RSS sent frames to core 1");
     assert!(report.per_core[1].steals > 0, "core 1 never stole: {total}");
     assert!(report.per_core[0].remote_syscalls > 0, "{total}");
+    assert_vcpus_healthy(&report);
+}
+
+/// Cores that park when idle leave their vCPUs and block on the host; the
+/// client's frames (a shm sender's signal) and the other core wake them,
+/// and every request is still answered in order.
+#[test]
+fn synthetic_in_parking_vcpus_answers_every_request_in_order() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !kvm_or_skip() {
+        return;
+    }
+    let name = format!("vmx-park-{}", std::process::id());
+    let args = DataplaneArgs {
+        park_after_us: Some(0),
+        ..args(PlatformKind::Vmx, SchedMode::Zygos, &name)
+    };
+    let dataplane = Dataplane::start(&args, Synthetic).unwrap();
+    let client = SYNTHETIC_LOAD.run(&mut attach_client(&name, true));
+    let report = dataplane.stop().unwrap();
+    SYNTHETIC_LOAD.assert_all_answered_in_order(&client, &report);
+    let total = report.total();
+    assert!(report.per_core[0].parks > 0, "core 0 never parked: {total}");
+    assert!(report.per_core[1].steals > 0, "core 1 never stole: {total}");
     assert_vcpus_healthy(&report);
 }

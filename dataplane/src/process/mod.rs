@@ -7,7 +7,7 @@
 //! park threshold, an idle core blocks in the kernel ([`park`]) instead of
 //! polling forever.
 
-mod park;
+pub(crate) mod park;
 pub(crate) mod signal;
 
 use std::sync::Arc;
@@ -180,11 +180,7 @@ where
     T: Transport + Send + 'static,
     A: App,
 {
-    if park_after.is_some()
-        && let Some(core) = cores.iter().find(|core| !core.can_park())
-    {
-        return Err(ProcessError::CannotPark(core.index()));
-    }
+    park::check_parkable(&cores, park_after).map_err(ProcessError::CannotPark)?;
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
     let tids: Arc<[AtomicI32]> = (0..cores.len()).map(|_| AtomicI32::new(0)).collect();
     let stop = Arc::new(AtomicBool::new(false));

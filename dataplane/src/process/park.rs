@@ -56,6 +56,18 @@ impl IdlePolicy {
     }
 }
 
+/// With `park_after`, the index of a core that cannot park (its network
+/// layer cannot wake it), if any.
+pub(crate) fn check_parkable<T: Transport, A: App>(
+    cores: &[Core<T, A>],
+    park_after: Option<Duration>,
+) -> Result<(), usize> {
+    match cores.iter().find(|core| !core.can_park()) {
+        Some(core) if park_after.is_some() => Err(core.index()),
+        _ => Ok(()),
+    }
+}
+
 /// Parks `core` once: blocks until its queue is ready, another core
 /// interrupts it, or [`PARK_TIMEOUT`] passes; returns at once when work
 /// is already waiting.

@@ -67,7 +67,7 @@ impl<T: Transport, A: App> Core<T, A> {
             if (own_work || stealable) && p.board().unpark(core) {
                 // The woken core looks for stealable work too.
                 stealable = false;
-                p.interrupt(core);
+                p.wake(core);
                 CoreCounters::bump(&self.net.counters.wakeups_sent, 1);
             }
         }

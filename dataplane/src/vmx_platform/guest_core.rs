@@ -10,12 +10,18 @@
 //! interrupt entry counts deliveries per vCPU thread ([`vmx::guest::take_ipis`]);
 //! the core reads that count and its [`IpiBoard`] mailbox at its safe
 //! points (top of the loop, between spin quanta), thesis ch. 4.4.5.
+//!
+//! A core that parks leaves its vCPU and blocks on the host like a process
+//! core ([`crate::process`]); waking it takes the process platform's
+//! signal.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::ipi_latency::{IpiLatency, SendStamps};
+use crate::nic::Sleeper;
 use crate::platform::{CorePlatform, IpiBoard, Work};
-use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
+use crate::process::{SPIN_QUANTUM_NS, ThreadClock, signal};
 
 /// The platform of one core running in a vCPU. Only built and used inside
 /// [`vmx::Vcpu::run_closure`].
@@ -28,6 +34,11 @@ pub(super) struct VmxCore {
     pub(super) refused_ipis: u64,
     /// Latency of the IPIs this core received.
     pub(super) ipi_latency: IpiLatency,
+    /// Each core thread's id, for waking it while it is parked outside
+    /// its vCPU.
+    pub(super) tids: Arc<[AtomicI32]>,
+    /// This process's id (asked once: in the guest, `getpid` is an exit).
+    pub(super) pid: u32,
 }
 
 impl CorePlatform for VmxCore {
@@ -68,5 +79,21 @@ impl CorePlatform for VmxCore {
                 .record(self.clock.now_ns().saturating_sub(sent));
         }
         received
+    }
+
+    /// A parked core's thread blocks outside its vCPU, where an x2APIC IPI
+    /// only stays pending: it is woken with the IPI signal, a `tgkill`
+    /// forwarded to the host (one exit, only for a parked target).
+    fn wake(&mut self, target: usize) {
+        let tid = self
+            .tids
+            .get(target)
+            .map_or(0, |tid| tid.load(Ordering::Acquire));
+        if tid != 0 {
+            signal::wake(Sleeper {
+                pid: self.pid,
+                tid: tid as u32,
+            });
+        }
     }
 }

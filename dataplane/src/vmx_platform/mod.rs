@@ -26,7 +26,7 @@ mod guest_core;
 mod heap;
 mod ipi_latency;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,6 +40,8 @@ pub use ipi_latency::IpiLatency;
 use crate::app::App;
 use crate::counters::CoreCounters;
 use crate::platform::{DEFAULT_IPI_THROTTLE_NS, IpiBoard};
+use crate::process::park::{self, IdlePolicy};
+use crate::process::signal::{SignalError, SignalTarget};
 use crate::process::{ThreadClock, pin_to_cpu};
 use crate::runtime::Core;
 use crate::transport::Transport;
@@ -72,6 +74,12 @@ pub enum VmxError {
     /// A core thread panicked.
     #[error("core {0} panicked")]
     Panicked(usize),
+    /// The IPI signal (the wake-up of parked cores) could not be set up.
+    #[error("vmx platform: {0}")]
+    Signal(#[from] SignalError),
+    /// Parking was asked for on a network layer that cannot wake a core.
+    #[error("core {0}'s network layer cannot wake a parked core, so it cannot park")]
+    CannotPark(usize),
     /// A core did not leave its vCPU for a checkpoint in time.
     #[error("core {0} did not report its exits within {CHECKPOINT_TIMEOUT:?}")]
     CheckpointTimeout(usize),
@@ -101,8 +109,13 @@ pub struct VmxRunner {
 }
 
 /// Creates the dataplane's VM and starts one pinned thread per core (core
-/// `i` on CPU `i` modulo the CPUs available, in vCPU `i`).
-pub fn spawn<T, A>(cores: Vec<Core<T, A>>) -> Result<VmxRunner, VmxError>
+/// `i` on CPU `i` modulo the CPUs available, in vCPU `i`). With
+/// `park_after`, a core idle that long leaves its vCPU and parks on the
+/// host like a process core.
+pub fn spawn<T, A>(
+    cores: Vec<Core<T, A>>,
+    park_after: Option<Duration>,
+) -> Result<VmxRunner, VmxError>
 where
     T: Transport + Send + 'static,
     A: App,
@@ -110,6 +123,8 @@ where
     if let Some(core) = cores.iter().find(|c| u32::try_from(c.index()).is_err()) {
         return Err(VmxError::TooManyCores(core.index()));
     }
+    park::check_parkable(&cores, park_after).map_err(VmxError::CannotPark)?;
+    let tids: Arc<[AtomicI32]> = cores.iter().map(|_| AtomicI32::new(0)).collect();
     if !heap::keep_memory() {
         tracing::warn!("mallopt refused: allocations may exit the vCPUs");
     }
@@ -141,18 +156,33 @@ where
             stamps: Arc::clone(&stamps),
             refused_ipis: 0,
             ipi_latency: IpiLatency::default(),
+            tids: Arc::clone(&tids),
+            pid: std::process::id(),
         };
         let (vm, control) = (vm.clone(), Arc::clone(&runner.control));
         let published = Arc::clone(&runner.published);
+        let tids = Arc::clone(&tids);
         let thread = std::thread::Builder::new()
             .name(format!("zygos-vcpu-{index}"))
             .spawn(move || {
                 pin_to_cpu(index % cpus);
-                run_core(core, platform, &vm, &control, &published[index]).map_err(|source| {
-                    VmxError::Core {
-                        core: index,
-                        source,
-                    }
+                let signals = SignalTarget::register()?;
+                if let Some(slot) = tids.get(index) {
+                    slot.store(signals.tid(), Ordering::Release);
+                }
+                let idle = IdlePolicy::new(park_after);
+                let outcome = run_core(
+                    core,
+                    platform,
+                    (&vm, &control, &published[index]),
+                    (idle, &signals),
+                );
+                if let Some(slot) = tids.get(index) {
+                    slot.store(0, Ordering::Release);
+                }
+                outcome.map_err(|source| VmxError::Core {
+                    core: index,
+                    source,
                 })
             });
         match thread {
@@ -167,21 +197,37 @@ where
     Ok(runner)
 }
 
+/// Why guest code returned to its core thread.
+enum Leave {
+    /// A checkpoint (the new epoch) or the stop.
+    Control(u64),
+    /// The core idled past its park threshold.
+    Park,
+}
+
 /// A core thread: enters its vCPU and steps the core in the guest, leaving
-/// it to publish its exits at each checkpoint and at the stop.
+/// it to publish its exits at each checkpoint and at the stop, and to park
+/// on the host when idle.
 fn run_core<T: Transport, A: App>(
     mut core: Core<T, A>,
     mut platform: VmxCore,
-    vm: &Vm,
-    control: &Control,
-    published: &Published,
+    (vm, control, published): (&Vm, &Control, &Published),
+    (mut idle, signals): (IdlePolicy, &SignalTarget),
 ) -> Result<(), VmError> {
     let id = u32::try_from(core.index()).map_err(|_| VmError::Layout("vCPU id"))?;
     let mut vcpu = vm.create_vcpu(id)?;
     heap::reserve_thread_arena();
     let mut epoch = control.epoch.load(Ordering::Acquire);
     loop {
-        epoch = vcpu.run_closure(|| serve(&mut core, &mut platform, control, epoch))?;
+        let leave =
+            vcpu.run_closure(|| serve(&mut core, &mut platform, control, epoch, &mut idle))?;
+        epoch = match leave {
+            Leave::Control(epoch) => epoch,
+            Leave::Park => {
+                park::park(&core, &platform.board, signals.sleeper());
+                continue;
+            }
+        };
         let exits = CoreExits::read(&vcpu, platform.refused_ipis, platform.ipi_latency)?;
         *published
             .exits
@@ -194,20 +240,24 @@ fn run_core<T: Transport, A: App>(
     }
 }
 
-/// Guest code: steps the core until a stop or a new checkpoint epoch;
-/// returns the epoch seen.
+/// Guest code: steps the core until a stop, a new checkpoint epoch or the
+/// time to park.
 fn serve<T: Transport, A: App>(
     core: &mut Core<T, A>,
     platform: &mut VmxCore,
     control: &Control,
     epoch: u64,
-) -> u64 {
+    idle: &mut IdlePolicy,
+) -> Leave {
     loop {
         let now = control.epoch.load(Ordering::Acquire);
         if now != epoch || control.stop.load(Ordering::Acquire) {
-            return now;
+            return Leave::Control(now);
         }
-        core.step(platform);
+        let worked = core.step(platform);
+        if idle.should_park(worked, platform.clock.now_ns()) {
+            return Leave::Park;
+        }
     }
 }
 
