@@ -22,6 +22,7 @@ use crate::loadgen::{LoadSpec, run_load};
 use crate::output::{load_report, table, write_results};
 use crate::plot::{plot_png, plot_svg};
 use crate::queueing::{Model, SimConfig, Slo, erlang, max_load_at_slo};
+use crate::report::class_table;
 use crate::sweep::{LinuxTarget, SweepConfig, SweepResult, Target, run_sweep};
 use crate::workload::{ArrivalProcess, ServiceDistribution};
 
@@ -93,21 +94,68 @@ pub struct GeneratorArgs {
     /// Measured duration of each run (e.g. 2s, 500ms).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// TCP connections.
-    #[arg(long, default_value_t = 32)]
-    pub connections: usize,
-    /// Outstanding requests allowed per connection.
-    #[arg(long, default_value_t = 4)]
-    pub depth: usize,
-    /// Seed of arrivals, service times and connection choice.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Connections, pipeline depth and seed.
+    #[command(flatten)]
+    pub client: ConnectionArgs,
     /// Inter-arrival process.
     #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
     pub arrivals: Arrivals,
     /// The sender busy-waits this long before each send, sleeping before.
     #[arg(long, default_value = "100us", value_parser = parse_duration)]
     pub spin: Duration,
+}
+
+/// The generator's connections, pipeline and seed: flattened into the
+/// arguments of `zygos bench load` and `sweep` and of the applications'
+/// benchmarks. `CONNECTIONS` is the default of `--connections` (given as
+/// a string: clap keeps the text of a `default_value_t` in one static per
+/// generic function, shared by every `CONNECTIONS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct ConnectionArgs<const CONNECTIONS: usize = 32> {
+    /// TCP connections of the generator.
+    #[arg(long, default_value = CONNECTIONS.to_string())]
+    pub connections: usize,
+    /// Outstanding requests allowed per connection.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// Seed of every random choice of the run (arrivals, connections,
+    /// requests and the data they carry).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl<const CONNECTIONS: usize> ConnectionArgs<CONNECTIONS> {
+    /// Sets `spec`'s connections, depth and seed to these.
+    pub fn apply(&self, spec: &mut LoadSpec) {
+        spec.connections = self.connections;
+        spec.depth = self.depth;
+        spec.seed = self.seed;
+    }
+}
+
+/// The latency objective of a search for the maximum throughput at the
+/// SLO, and how often a missed rate is measured again: flattened into the
+/// arguments of the applications' benchmarks. `SLO_US` is the default of
+/// `--slo-us` (a string, as for [`ConnectionArgs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Args)]
+pub struct SloSearchArgs<const SLO_US: u32> {
+    /// The p99 latency objective, µs.
+    #[arg(long, default_value = SLO_US.to_string())]
+    pub slo_us: f64,
+    /// Times a rate that misses the SLO is measured again before the
+    /// search takes the miss as final (one co-tenant burst on a shared
+    /// machine should not end a search).
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
+}
+
+/// Parses the arguments `T` (a struct embedded elsewhere with
+/// `#[command(flatten)]`) from a whitespace-separated command line whose
+/// first word is the program name.
+pub fn parse_flattened<T: clap::FromArgMatches + Args>(line: &str) -> Result<T, clap::Error> {
+    let matches = T::augment_args(clap::Command::new("zygos"))
+        .try_get_matches_from(line.split_whitespace())?;
+    T::from_arg_matches(&matches)
 }
 
 /// Arguments of `zygos bench load`.
@@ -269,9 +317,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
 
 fn spec(generator: &GeneratorArgs, rate: f64) -> LoadSpec {
     let mut spec = LoadSpec::new(rate, generator.dist.clone(), generator.duration);
-    spec.connections = generator.connections;
-    spec.depth = generator.depth;
-    spec.seed = generator.seed;
+    generator.client.apply(&mut spec);
     spec.spin = generator.spin;
     if generator.arrivals == Arrivals::Fixed {
         spec.arrivals = ArrivalProcess::Fixed { rate };
@@ -283,6 +329,7 @@ fn load(args: &LoadArgs) -> Result<(), String> {
     let spec = spec(&args.generator, args.rate);
     let report = run_load(args.addr, &spec).map_err(|e| e.to_string())?;
     print!("{}", load_report(&report));
+    print!("{}", class_table(&report.per_class, spec.confidence));
     Ok(())
 }
 
@@ -385,12 +432,9 @@ fn bound(args: &BoundArgs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        bench: BenchArgs,
+    fn parse(line: &str) -> Result<BenchCommand, clap::Error> {
+        parse_flattened::<BenchArgs>(line).map(|args| args.command)
     }
 
     #[test]
@@ -405,22 +449,12 @@ mod tests {
 
     #[test]
     fn sweep_arguments_parse() {
-        let cli = Cli::try_parse_from([
-            "bench",
-            "sweep",
-            "--targets",
-            "linux-floating,zygos",
-            "--loads",
-            "0.1,0.5",
-            "--dist",
-            "bimodal-1:25",
-            "--duration",
-            "300ms",
-            "--arrivals",
-            "fixed",
-        ])
+        let command = parse(
+            "bench sweep --targets linux-floating,zygos --loads 0.1,0.5 --dist bimodal-1:25 \
+             --duration 300ms --arrivals fixed --connections 7 --seed 9",
+        )
         .unwrap();
-        let BenchCommand::Sweep(args) = cli.bench.command else {
+        let BenchCommand::Sweep(args) = command else {
             panic!("not a sweep");
         };
         assert_eq!(args.targets, ["linux-floating", "zygos"]);
@@ -432,14 +466,33 @@ mod tests {
         assert_eq!(args.generator.duration, Duration::from_millis(300));
         let spec = spec(&args.generator, 5.0);
         assert_eq!(spec.arrivals, ArrivalProcess::Fixed { rate: 5.0 });
+        assert_eq!((spec.connections, spec.depth, spec.seed), (7, 4, 9));
+    }
+
+    #[test]
+    fn shared_flags_take_their_embedder_s_defaults() {
+        let client: ConnectionArgs<64> = parse_flattened("app").unwrap();
+        assert_eq!(
+            client,
+            ConnectionArgs {
+                connections: 64,
+                depth: 4,
+                seed: 1
+            }
+        );
+        let client: ConnectionArgs = parse_flattened("app --depth 2").unwrap();
+        assert_eq!((client.connections, client.depth), (32, 2));
+        let slo: SloSearchArgs<500> = parse_flattened("app").unwrap();
+        assert_eq!((slo.slo_us, slo.retries), (500.0, 1));
+        let slo: SloSearchArgs<1000> = parse_flattened("app --retries 0").unwrap();
+        assert_eq!((slo.slo_us, slo.retries), (1000.0, 0));
+        assert!(parse_flattened::<ConnectionArgs>("app --depth many").is_err());
     }
 
     #[test]
     fn bad_arguments_are_rejected() {
-        assert!(
-            Cli::try_parse_from(["bench", "load", "--rate", "1", "--dist", "gamma:1"]).is_err()
-        );
-        assert!(Cli::try_parse_from(["bench", "serve", "--sched", "zygos"]).is_err());
+        assert!(parse("bench load --rate 1 --dist gamma:1").is_err());
+        assert!(parse("bench serve --sched zygos").is_err());
     }
 
     #[test]
@@ -451,9 +504,11 @@ mod tests {
             generator: GeneratorArgs {
                 dist: ServiceDistribution::Fixed { mean: 1.0 },
                 duration: Duration::ZERO,
-                connections: 1,
-                depth: 1,
-                seed: 1,
+                client: ConnectionArgs {
+                    connections: 1,
+                    depth: 1,
+                    seed: 1,
+                },
                 spin: Duration::ZERO,
                 arrivals: Arrivals::Poisson,
             },

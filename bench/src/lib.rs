@@ -6,7 +6,7 @@
 //! simulator and bounds), [`linux`] (baseline epoll servers), [`protocol`]
 //! (what requests and responses look like), [`loadgen`] (open-loop
 //! generator over Linux sockets), [`sweep`] (load levels × schedulers),
-//! [`output`] and [`plot`] (table, JSON, CSV, SVG, PNG).
+//! [`output`], [`report`] and [`plot`] (tables, JSON, CSV, SVG, PNG).
 
 pub mod calibrate;
 pub mod cli;
@@ -19,6 +19,7 @@ pub mod plot;
 pub mod priority;
 pub mod protocol;
 pub mod queueing;
+pub mod report;
 pub mod simulated;
 pub mod stats;
 pub mod sweep;

@@ -39,7 +39,7 @@ use crate::protocol::{
     SyntheticRequests, SyntheticResponses,
 };
 use crate::stats::analysis::{
-    LatencyAnalysis, analyze_latencies, check_exponential_gaps, check_fixed_gaps,
+    LatencyAnalysis, ReportedEstimate, analyze_latencies, check_exponential_gaps, check_fixed_gaps,
 };
 use crate::stats::spearman::SamplingPolicy;
 use crate::stats::{Checked, NotAvailable};
@@ -105,6 +105,19 @@ impl LoadSpec {
             spin: Duration::from_micros(100),
             single_thread: false,
         }
+    }
+
+    /// A run of a search for the maximum throughput at a p99 objective of
+    /// `slo_us` µs with a protocol other than the synthetic one: its
+    /// service distribution only sizes the capacity warning (slots
+    /// against the requests in flight at 10 × its mean latency), so it is
+    /// a fixed tenth of the SLO and the warning checks the slots at the
+    /// SLO's latency.
+    pub fn at_slo(rate: f64, slo_us: f64, duration: Duration) -> Self {
+        let service = ServiceDistribution::Fixed {
+            mean: slo_us / 10.0,
+        };
+        LoadSpec::new(rate, service, duration)
     }
 
     /// The Lancet sizing warning: fewer request slots than the requests
@@ -221,14 +234,31 @@ pub struct HistogramSummary {
     pub max: f64,
 }
 
-/// Unchecked latencies of one request class.
+/// Latencies of one request class: checked as the run's are, and
+/// unchecked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassLatency {
     /// Class name (from [`RequestGenerator::class_names`]).
     pub class: &'static str,
+    /// Measured requests of the class sent.
+    pub sent: u64,
     /// Measured requests of the class that were answered.
     pub answered: u64,
-    /// Their percentiles, µs.
+    /// The class's fraction of the measured requests sent, so of the
+    /// achieved rate.
+    pub rate_share: f64,
+    /// The class's achieved rate (its share of the run's), RPS.
+    pub achieved_rps: f64,
+    /// One of the class's latencies in this many was kept for the checked
+    /// percentiles (none when no interval worked).
+    pub sampling_interval: Option<usize>,
+    /// Latency samples kept.
+    pub samples: usize,
+    /// p50, p90, p99, p99.9 in µs with their confidence intervals, or why
+    /// not: the class's measured latencies, in transmission order, through
+    /// the run's analysis and its run-wide checks.
+    pub percentiles: [ReportedEstimate; 4],
+    /// Percentiles of all its answered measured requests (unchecked), µs.
     pub histogram: HistogramSummary,
 }
 
@@ -258,8 +288,8 @@ pub struct LoadReport {
     /// How late measured requests left after their scheduled time, µs
     /// (client bias: large values explain a failed inter-arrival check).
     pub send_lateness: HistogramSummary,
-    /// Unchecked percentiles per request class, in class order (empty
-    /// when the send log names no classes).
+    /// Latencies per request class, in class order (empty when the send
+    /// log names no classes).
     pub per_class: Vec<ClassLatency>,
 }
 
@@ -756,12 +786,27 @@ pub fn build_report(
         .filter(|&&(id, _)| id as usize >= first_measured)
         .map(|&(_, latency)| latency)
         .collect();
+    // Every latency series of the run, overall or of one class, goes
+    // through the same analysis and the same run-wide checks.
+    let analyze = |in_order_micros: &[f64]| {
+        let mut latency = analyze_latencies(in_order_micros, &config.sampling, config.confidence);
+        if let Some(reason) = failed_checks.first() {
+            latency.percentiles = [(); 4].map(|_| Checked::NotAvailable(reason.clone()));
+        }
+        latency
+    };
     let in_order_micros: Vec<f64> = measured.iter().map(|&ns| ns as f64 / 1e3).collect();
-    let mut latency = analyze_latencies(&in_order_micros, &config.sampling, config.confidence);
-    if let Some(reason) = failed_checks.first() {
-        latency.percentiles = [(); 4].map(|_| Checked::NotAvailable(reason.clone()));
-    }
-    let per_class = class_latencies(log, &completions, first_measured);
+    let latency = analyze(&in_order_micros);
+    let per_class = class_latencies(
+        log,
+        &completions,
+        first_measured,
+        achieved_rps,
+        &ClassAnalysis {
+            analyze: &analyze,
+            overall: &latency,
+        },
+    );
     LoadReport {
         per_class,
         target_rps,
@@ -778,13 +823,31 @@ pub fn build_report(
     }
 }
 
-/// Unchecked percentiles of each class's measured, answered requests;
-/// `completions` sorted by id.
+/// How [`class_latencies`] analyses a class's latencies.
+struct ClassAnalysis<'a> {
+    /// The run's analysis of a latency series in transmission order, µs.
+    analyze: &'a dyn Fn(&[f64]) -> LatencyAnalysis,
+    /// Its result over every measured request: that of the class when
+    /// there is only one.
+    overall: &'a LatencyAnalysis,
+}
+
+/// The latencies of each class's measured requests (see [`ClassLatency`]);
+/// `completions` sorted by id, the run's achieved rate `achieved_rps`.
 fn class_latencies(
     log: &SendLog,
     completions: &[Completion],
     first_measured: usize,
+    achieved_rps: f64,
+    analysis: &ClassAnalysis<'_>,
 ) -> Vec<ClassLatency> {
+    let mut sent = vec![0u64; log.class_names.len()];
+    for &class in log.classes.iter().skip(first_measured) {
+        if let Some(count) = sent.get_mut(class as usize) {
+            *count += 1;
+        }
+    }
+    let measured: u64 = sent.iter().sum();
     let mut by_class = vec![Vec::new(); log.class_names.len()];
     for &(id, latency) in completions
         .iter()
@@ -798,13 +861,34 @@ fn class_latencies(
             samples.push(latency);
         }
     }
+    let only_class = by_class.len() == 1;
     log.class_names
         .iter()
+        .zip(sent)
         .zip(by_class)
-        .map(|(&class, samples)| ClassLatency {
-            class,
-            answered: samples.len() as u64,
-            histogram: summarize(&samples),
+        .map(|((&class, sent), samples)| {
+            let latency = if only_class {
+                analysis.overall.clone()
+            } else {
+                let micros: Vec<f64> = samples.iter().map(|&ns| ns as f64 / 1e3).collect();
+                (analysis.analyze)(&micros)
+            };
+            let rate_share = if measured > 0 {
+                sent as f64 / measured as f64
+            } else {
+                0.0
+            };
+            ClassLatency {
+                class,
+                sent,
+                answered: samples.len() as u64,
+                rate_share,
+                achieved_rps: rate_share * achieved_rps,
+                sampling_interval: latency.sampling_interval,
+                samples: latency.samples,
+                percentiles: latency.percentiles.each_ref().map(ReportedEstimate::from),
+                histogram: summarize(&samples),
+            }
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use bench::cli::ConnectionArgs;
 use bench::linux::LinuxScheduler;
 use dataplane::sched::SchedMode;
 use silo_server::networked::servers::ServerKind;
@@ -31,10 +32,12 @@ fn plan() -> SweepPlan {
         max_steps: 1,
         refine_steps: 0,
         retries: 0,
-        connections: 8,
-        depth: 4,
+        client: ConnectionArgs {
+            connections: 8,
+            depth: 4,
+            seed: 3,
+        },
         duration: Duration::from_millis(600),
-        seed: 3,
         client_spin: Duration::from_micros(20),
         client_fifo: Some(1),
     }

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::cli::{ConnectionArgs, SloSearchArgs};
 use bench::loadgen::{LoadSpec, run_load_with};
-use bench::workload::ServiceDistribution;
 use dataplane::sched::SchedMode;
 
 use crate::loadmix::{Keyspace, MixRequests, TextResponses, Workload, preload};
@@ -47,9 +47,9 @@ pub struct MemcachedBenchArgs {
         default_value = "zygos,partitioned,memcached"
     )]
     pub servers: Vec<String>,
-    /// The p99 latency objective, µs.
-    #[arg(long, default_value_t = 500.0)]
-    pub slo_us: f64,
+    /// The p99 objective (default 500 µs) and the retries of a missed rate.
+    #[command(flatten)]
+    pub slo: SloSearchArgs<500>,
     /// Measured duration of each point (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = bench::cli::parse_duration)]
     pub duration: Duration,
@@ -66,27 +66,18 @@ pub struct MemcachedBenchArgs {
     /// missing it.
     #[arg(long, default_value_t = 3)]
     pub refinements: usize,
-    /// Extra measurements of a rate a server missed, before the search
-    /// takes the miss as final.
-    #[arg(long, default_value_t = 1)]
-    pub retries: usize,
     /// Keys preloaded and drawn from uniformly (Mutilate's --records).
     #[arg(long, default_value_t = 10_000)]
     pub keys: usize,
-    /// TCP connections of the generator.
-    #[arg(long, default_value_t = 64)]
-    pub connections: usize,
-    /// Outstanding requests allowed per connection (the ZygOS experiment
-    /// pipelines up to 4).
-    #[arg(long, default_value_t = 4)]
-    pub depth: usize,
+    /// The generator's connections (default 64), pipeline depth (the
+    /// ZygOS experiment pipelines up to 4) and seed (arrivals, keys and
+    /// value sizes).
+    #[command(flatten)]
+    pub client: ConnectionArgs<64>,
     /// Client threads: 1 (one thread sends and reads) or 2 (a sender and
     /// a receiver); default 1 when the client has one CPU, else 2.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub client_threads: Option<u8>,
-    /// Seed of arrivals, keys and value sizes.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
     /// Item memory of both servers, MB.
     #[arg(long, default_value_t = 1024)]
     pub memory_mb: usize,
@@ -188,18 +179,8 @@ impl MemcachedBenchArgs {
     }
 
     fn spec(&self) -> LoadSpec {
-        let mut spec = LoadSpec::new(
-            self.start_rps,
-            // A tenth of the SLO: the generator's capacity warning checks
-            // slots against rate × 10 × this mean.
-            ServiceDistribution::Fixed {
-                mean: self.slo_us / 10.0,
-            },
-            self.duration,
-        );
-        spec.connections = self.connections;
-        spec.depth = self.depth;
-        spec.seed = self.seed;
+        let mut spec = LoadSpec::at_slo(self.start_rps, self.slo.slo_us, self.duration);
+        self.client.apply(&mut spec);
         spec
     }
 
@@ -209,7 +190,7 @@ impl MemcachedBenchArgs {
             growth: self.growth,
             max_rps: self.max_rps,
             refinements: self.refinements,
-            retries: self.retries,
+            retries: self.slo.retries,
         }
     }
 }
@@ -228,7 +209,7 @@ fn measure_point(
     let framer = TextResponses::default();
     let mut requests = MixRequests::new(workload, keys.clone());
     match run_load_with(server.addr(), &spec, &mut requests, &framer) {
-        Ok(report) => RatePoint::measured(&report, framer.hits(), framer.misses(), args.slo_us),
+        Ok(report) => RatePoint::measured(&report, framer.hits(), framer.misses(), args.slo.slo_us),
         Err(error) => RatePoint::failed(rate, error.to_string()),
     }
 }
@@ -243,7 +224,7 @@ fn measure_server(
     kind: ServerKind,
 ) -> Result<Vec<RatePoint>, String> {
     let server = RunningServer::start(kind, setup).map_err(|e| e.to_string())?;
-    preload(server.addr(), workload, keys, args.seed).map_err(|e| e.to_string())?;
+    preload(server.addr(), workload, keys, args.client.seed).map_err(|e| e.to_string())?;
     let points = search(&args.search_config(), |rate| {
         eprintln!("  {} at {rate:.0} RPS", kind.name());
         measure_point(args, spec, workload, keys, &server, rate)
@@ -323,10 +304,10 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
         let mut result = BenchmarkResult {
             workload,
             cores: args.cores,
-            slo_micros: args.slo_us,
+            slo_micros: args.slo.slo_us,
             keys: args.keys,
-            connections: args.connections,
-            depth: args.depth,
+            connections: args.client.connections,
+            depth: args.client.depth,
             duration_secs: args.duration.as_secs_f64(),
             notes: notes.clone(),
             servers,
@@ -364,16 +345,10 @@ pub fn cli(args: &MemcachedBenchArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        bench: MemcachedBenchArgs,
-    }
+    use bench::cli::parse_flattened;
 
     fn parse(line: &str) -> Result<MemcachedBenchArgs, clap::Error> {
-        Cli::try_parse_from(line.split_whitespace()).map(|cli| cli.bench)
+        parse_flattened(line)
     }
 
     #[test]
@@ -389,8 +364,11 @@ mod tests {
                 ServerKind::Real
             ]
         );
-        assert_eq!(args.slo_us, 500.0);
-        assert_eq!(args.spec().service.mean(), 50.0);
+        assert_eq!(args.slo.slo_us, 500.0);
+        let spec = args.spec();
+        assert_eq!(spec.service.mean(), 50.0);
+        assert_eq!((spec.connections, spec.depth, spec.seed), (64, 4, 1));
+        assert_eq!(args.search_config().retries, 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use bench::stats::analysis::ReportedEstimate;
+use bench::report::{WriteError, estimate_cell, or_na, ratio, ratio_cell};
 use serde::Serialize;
 
 use super::search::{RatePoint, best_at_slo, best_keeping_up};
@@ -56,13 +56,6 @@ pub struct Ratio {
     pub ratio_unchecked: Option<f64>,
 }
 
-/// `ours / real` when both exist and `real` is positive.
-fn ratio(ours: Option<f64>, real: Option<f64>) -> Option<f64> {
-    ours.zip(real)
-        .filter(|&(_, real)| real > 0.0)
-        .map(|(ours, real)| ours / real)
-}
-
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchmarkResult {
@@ -105,19 +98,8 @@ impl BenchmarkResult {
     }
 }
 
-fn p99_cell(estimate: &ReportedEstimate) -> String {
-    match estimate {
-        ReportedEstimate::Valid(e) => format!("{:.0} [{:.0}, {:.0}]", e.value, e.low, e.high),
-        ReportedEstimate::NotAvailable { not_available } => format!("N/A ({not_available})"),
-    }
-}
-
 fn rps_cell(rps: Option<f64>) -> String {
-    rps.map_or_else(|| "N/A".to_owned(), |rps| format!("{rps:.0} RPS"))
-}
-
-fn ratio_cell(ratio: Option<f64>) -> String {
-    ratio.map_or_else(|| "N/A".to_owned(), |r| format!("{r:.2}x"))
+    or_na(rps, |rps| format!("{rps:.0} RPS"))
 }
 
 /// The terminal table.
@@ -160,7 +142,7 @@ pub fn table(result: &BenchmarkResult) -> String {
                 "  {:>10.0} {:>10.0}  {:<34} {:>8} {:>8} {:>8}{}",
                 point.target_rps,
                 point.achieved_rps,
-                p99_cell(&point.p99),
+                estimate_cell(&point.p99, 0),
                 point
                     .p99_all_requests
                     .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
@@ -194,12 +176,9 @@ pub fn table(result: &BenchmarkResult) -> String {
 }
 
 /// Writes `result` as `<dir>/memcached-<workload>.json`.
-pub fn write_json(result: &BenchmarkResult, dir: &Path) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("memcached-{}.json", result.workload.name()));
-    let text = serde_json::to_string_pretty(result).map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
-    Ok(path)
+pub fn write_json(result: &BenchmarkResult, dir: &Path) -> Result<PathBuf, WriteError> {
+    let name = format!("memcached-{}.json", result.workload.name());
+    bench::report::write_json(dir, &name, result)
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! The arguments of `zygos bench silo` and its entry point.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::cli::{ConnectionArgs, SloSearchArgs};
 use bench::linux::LinuxScheduler;
+use bench::report::{WriteError, write_json};
 use dataplane::sched::SchedMode;
 use dataplane::sim::SimCosts;
-use serde::Serialize;
 
 use super::priority::{PriorityError, renice_current_thread};
 use super::report::{self, NetworkedResult};
@@ -37,9 +38,10 @@ pub struct SiloBenchArgs {
     /// Customers per district (spec: 3000).
     #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(1..=3_000))]
     pub customers: u32,
-    /// SLO on the p99 latency, µs (the thesis' 1000).
-    #[arg(long, default_value_t = 1000.0)]
-    pub slo_us: f64,
+    /// SLO on the p99 latency (the thesis' 1000 µs) and the retries of a
+    /// rate that misses it (co-tenants' bursts on a shared machine).
+    #[command(flatten)]
+    pub slo: SloSearchArgs<1000>,
     /// First offered rate, TPS.
     #[arg(long, default_value_t = 2000.0)]
     pub start_tps: f64,
@@ -52,22 +54,13 @@ pub struct SiloBenchArgs {
     /// Bisection steps after a server's first SLO miss.
     #[arg(long, default_value_t = 2)]
     pub refine_steps: usize,
-    /// Times a rate that misses the SLO is measured again before it
-    /// counts as a miss (co-tenants' bursts on a shared machine).
-    #[arg(long, default_value_t = 1)]
-    pub retries: usize,
-    /// Generator connections.
-    #[arg(long, default_value_t = 32)]
-    pub connections: usize,
-    /// Outstanding requests allowed per connection.
-    #[arg(long, default_value_t = 4)]
-    pub depth: usize,
+    /// The generator's connections and pipeline depth, and the seed of
+    /// the loader and the request stream.
+    #[command(flatten)]
+    pub client: ConnectionArgs,
     /// Measured time per point, ms (plus a 10% warm-up).
     #[arg(long, default_value_t = 1000)]
     pub duration_ms: u64,
-    /// Seed of the loader and the request stream.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
     /// Servers to sweep: zygos, zygos-noipi, partitioned, linux-floating,
     /// linux-partitioned.
     #[arg(
@@ -140,11 +133,8 @@ enum SiloBenchError {
     Prediction(#[from] PredictionError),
     #[error("cost table: {0}")]
     Costs(String),
-    #[error("{path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 fn parse_server(name: &str) -> Result<ServerKind, SiloBenchError> {
@@ -171,12 +161,14 @@ impl SiloBenchArgs {
 
     fn plan(&self) -> Result<SweepPlan, SiloBenchError> {
         let positive = |value: f64| value.is_finite() && value > 0.0;
-        if self.cores == 0 || self.connections == 0 || self.depth == 0 || self.duration_ms == 0 {
+        let client = &self.client;
+        if self.cores == 0 || client.connections == 0 || client.depth == 0 || self.duration_ms == 0
+        {
             return Err(SiloBenchError::Arguments(
                 "--cores, --connections, --depth and --duration-ms must be at least 1".into(),
             ));
         }
-        if !(positive(self.slo_us) && positive(self.start_tps) && self.step > 1.0) {
+        if !(positive(self.slo.slo_us) && positive(self.start_tps) && self.step > 1.0) {
             return Err(SiloBenchError::Arguments(
                 "--slo-us and --start-tps must be positive and --step above 1".into(),
             ));
@@ -184,16 +176,14 @@ impl SiloBenchArgs {
         Ok(SweepPlan {
             cores: self.cores,
             scale: self.scale(),
-            slo_us: self.slo_us,
+            slo_us: self.slo.slo_us,
             start_tps: self.start_tps,
             step: self.step,
             max_steps: self.max_steps,
             refine_steps: self.refine_steps,
-            retries: self.retries,
-            connections: self.connections,
-            depth: self.depth,
+            retries: self.slo.retries,
+            client: self.client,
             duration: Duration::from_millis(self.duration_ms),
-            seed: self.seed,
             client_spin: Duration::from_micros(self.client_spin_us),
             client_fifo: (self.client_fifo > 0).then_some(self.client_fifo),
         })
@@ -218,18 +208,6 @@ impl SiloBenchArgs {
             format!("{servers} also run on the remaining CPUs, unpinned")
         }
     }
-}
-
-fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<PathBuf, SiloBenchError> {
-    let path = dir.join(name);
-    let write_error = |source| SiloBenchError::Write {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(write_error)?;
-    let json = serde_json::to_string_pretty(value).map_err(|e| write_error(e.into()))?;
-    std::fs::write(&path, json).map_err(write_error)?;
-    Ok(path)
 }
 
 fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> {
@@ -258,7 +236,7 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     let result = NetworkedResult {
         cores: args.cores,
         warehouses: args.warehouses,
-        slo_us: args.slo_us,
+        slo_us: args.slo.slo_us,
         cpu_layout,
         command: command.to_owned(),
         ratios: report::ratios(&servers),
@@ -286,7 +264,7 @@ fn predicted(args: &SiloBenchArgs) -> Result<(), SiloBenchError> {
                 duration: args.standalone_secs,
                 items: args.items,
                 customers: args.customers,
-                seed: args.seed,
+                seed: args.client.seed,
                 service_times_out: None,
             })?;
             prediction::samples_from_histogram(&report.overall().cpu_ns)
@@ -335,24 +313,21 @@ pub fn cli(args: &SiloBenchArgs) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use bench::cli::parse_flattened;
 
     use super::*;
 
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        args: SiloBenchArgs,
-    }
-
     fn parse(line: &str) -> Result<SiloBenchArgs, clap::Error> {
-        Command::try_parse_from(line.split_whitespace()).map(|c| c.args)
+        parse_flattened(line)
     }
 
     #[test]
     fn defaults_sweep_ours_and_linux_on_two_cores() {
         let args = parse("silo").unwrap();
-        assert_eq!((args.cores, args.slo_us, args.sim_cores), (2, 1000.0, 16));
+        assert_eq!(
+            (args.cores, args.slo.slo_us, args.sim_cores),
+            (2, 1000.0, 16)
+        );
         let kinds: Vec<ServerKind> = args
             .servers
             .iter()
@@ -366,7 +341,9 @@ mod tests {
                 ServerKind::Linux(LinuxScheduler::Floating),
             ]
         );
-        assert!(args.plan().is_ok());
+        let plan = args.plan().unwrap();
+        assert_eq!((plan.client.connections, plan.client.depth), (32, 4));
+        assert_eq!((plan.client.seed, plan.retries), (1, 1));
         assert!(args.cpu_layout().contains("CPU"));
     }
 

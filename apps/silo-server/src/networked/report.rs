@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use bench::report::{or_na, ratio, ratio_cell};
 use serde::Serialize;
 
 use super::sweep::{Point, ServerSweep};
@@ -60,17 +61,10 @@ pub fn ratios(servers: &[ServerSweep]) -> Vec<Ratio> {
         .into_iter()
         .map(|(baseline, published)| Ratio {
             name: format!("zygos/{baseline}"),
-            measured: max_tps(servers, "zygos")
-                .zip(max_tps(servers, baseline))
-                .filter(|(_, base)| *base > 0.0)
-                .map(|(ours, base)| ours / base),
+            measured: ratio(max_tps(servers, "zygos"), max_tps(servers, baseline)),
             published,
         })
         .collect()
-}
-
-fn or_na(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
-    value.map_or_else(|| "N/A".to_owned(), format)
 }
 
 /// One progress line for a measured point.
@@ -132,7 +126,7 @@ pub fn table(result: &NetworkedResult) -> String {
             out,
             "  {:<26} {:>6}   (ZygOS on 16 hyperthreads: {:.2}x)",
             ratio.name,
-            or_na(ratio.measured, |v| format!("{v:.2}x")),
+            ratio_cell(ratio.measured),
             ratio.published
         );
     }

@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bench::cli::ConnectionArgs;
 use bench::loadgen::{ClassLatency, LoadReport, LoadSpec, run_load_with};
 use bench::stats::NotAvailable;
 use bench::stats::analysis::ReportedEstimate;
-use bench::workload::ServiceDistribution;
 use dataplane::counters::CounterSnapshot;
 use serde::Serialize;
 
@@ -50,14 +50,11 @@ pub struct SweepPlan {
     /// Times a missing rate is measured again before it counts as a miss
     /// (a co-tenant's burst on a shared machine can spoil one run).
     pub retries: usize,
-    /// Connections of the generator.
-    pub connections: usize,
-    /// Pipeline depth per connection.
-    pub depth: usize,
+    /// Connections and pipeline depth of the generator; the seed of the
+    /// loader and of the request stream.
+    pub client: ConnectionArgs,
     /// Measured time per point.
     pub duration: Duration,
-    /// Seed of the loader and of the request stream.
-    pub seed: u64,
     /// How long before each send time the generator's sender stops
     /// sleeping and spins.
     pub client_spin: Duration,
@@ -69,16 +66,8 @@ pub struct SweepPlan {
 impl SweepPlan {
     /// The generator's run at `tps`.
     fn spec(&self, tps: f64) -> LoadSpec {
-        // The generator's service distribution only sizes its capacity
-        // warning (slots against requests in flight at 10 × the mean):
-        // a mean of SLO/10 checks the slots at the SLO's latency.
-        let service = ServiceDistribution::Fixed {
-            mean: self.slo_us / 10.0,
-        };
-        let mut spec = LoadSpec::new(tps, service, self.duration);
-        spec.connections = self.connections;
-        spec.depth = self.depth;
-        spec.seed = self.seed;
+        let mut spec = LoadSpec::at_slo(tps, self.slo_us, self.duration);
+        self.client.apply(&mut spec);
         spec.spin = self.client_spin;
         spec
     }
@@ -144,7 +133,7 @@ fn generate(
     framer: &TpccResponses,
     tps: f64,
 ) -> Result<LoadReport, String> {
-    let mut requests = TpccRequests::new(tpcc.scale, tpcc.constants, plan.seed);
+    let mut requests = TpccRequests::new(tpcc.scale, tpcc.constants, plan.client.seed);
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -240,7 +229,7 @@ pub fn sweep_server(
         steal_share: None,
         verdict: Ok(()),
     };
-    let tpcc = match Tpcc::load(plan.scale, plan.seed) {
+    let tpcc = match Tpcc::load(plan.scale, plan.client.seed) {
         Ok(tpcc) => Arc::new(tpcc),
         Err(error) => {
             result.verdict = Err(format!("loading: {error}"));
@@ -297,10 +286,12 @@ mod tests {
             max_steps: 6,
             refine_steps: 2,
             retries: 0,
-            connections: 8,
-            depth: 4,
+            client: ConnectionArgs {
+                connections: 8,
+                depth: 4,
+                seed: 1,
+            },
             duration: Duration::from_millis(100),
-            seed: 1,
             client_spin: Duration::from_micros(20),
             client_fifo: None,
         }
