@@ -11,7 +11,7 @@ pub(crate) mod park;
 pub(crate) mod signal;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
 use crate::runtime::Core;
 use crate::transport::Transport;
 use park::IdlePolicy;
-use signal::SignalTarget;
+use signal::{CoreThread, CoreThreads};
 
 /// Spin quantum between two IPI safe points.
 pub(crate) const SPIN_QUANTUM_NS: u64 = 1_000;
@@ -106,8 +106,8 @@ impl CorePlatform for InlineCore {
 struct ProcessCore {
     clock: ThreadClock,
     board: Arc<IpiBoard>,
-    tids: Arc<[AtomicI32]>,
-    signals: SignalTarget,
+    threads: Arc<CoreThreads>,
+    me: CoreThread,
 }
 
 impl CorePlatform for ProcessCore {
@@ -130,17 +130,11 @@ impl CorePlatform for ProcessCore {
     }
 
     fn interrupt(&mut self, target: usize) {
-        let tid = self
-            .tids
-            .get(target)
-            .map_or(0, |t| t.load(Ordering::Acquire));
-        if tid != 0 {
-            signal::interrupt(tid);
-        }
+        self.threads.signal(target);
     }
 
     fn take_signals(&mut self) -> u64 {
-        self.signals.take()
+        self.me.target().take()
     }
 }
 
@@ -182,7 +176,7 @@ where
 {
     park::check_parkable(&cores, park_after).map_err(ProcessError::CannotPark)?;
     let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
-    let tids: Arc<[AtomicI32]> = (0..cores.len()).map(|_| AtomicI32::new(0)).collect();
+    let core_threads = CoreThreads::new(cores.len());
     let stop = Arc::new(AtomicBool::new(false));
     let clock = ThreadClock::start();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -190,30 +184,25 @@ where
     let mut threads = Vec::new();
     for mut core in cores {
         let index = core.index();
-        let (board, tids, stop) = (Arc::clone(&board), Arc::clone(&tids), Arc::clone(&stop));
+        let board = Arc::clone(&board);
+        let (core_threads, stop) = (Arc::clone(&core_threads), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name(format!("zygos-core-{index}"))
             .spawn(move || {
                 pin_to_cpu(index % cpus);
-                let signals = SignalTarget::register()?;
-                if let Some(slot) = tids.get(index) {
-                    slot.store(signals.tid(), Ordering::Release);
-                }
+                let me = core_threads.register(index)?;
                 let mut platform = ProcessCore {
                     clock,
                     board,
-                    tids: Arc::clone(&tids),
-                    signals,
+                    threads: core_threads,
+                    me,
                 };
                 let mut idle = IdlePolicy::new(park_after);
                 while !stop.load(Ordering::Relaxed) {
                     let worked = core.step(&mut platform);
                     if idle.should_park(worked, platform.now_ns()) {
-                        park::park(&core, &platform.board, platform.signals.sleeper());
+                        park::park(&core, &platform.board, platform.me.target().sleeper());
                     }
-                }
-                if let Some(slot) = tids.get(index) {
-                    slot.store(0, Ordering::Release);
                 }
                 Ok(())
             })

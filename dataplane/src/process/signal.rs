@@ -18,8 +18,8 @@
 //! unsound here: the interrupted code may hold the allocator's lock.
 
 use std::os::fd::AsRawFd;
-use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use crate::nic::{Sleeper, WaitFd};
@@ -144,6 +144,74 @@ impl SignalTarget {
 impl Drop for SignalTarget {
     fn drop(&mut self) {
         self.slot.tid.store(0, Ordering::Release);
+    }
+}
+
+/// The threads of one dataplane's cores, by core index: whom an IPI or a
+/// wake-up signals.
+pub(crate) struct CoreThreads {
+    tids: Box<[AtomicI32]>,
+    /// Asked once (in a vmx guest, `getpid` is an exit).
+    pid: u32,
+}
+
+impl CoreThreads {
+    /// No core registered yet.
+    pub(crate) fn new(cores: usize) -> Arc<CoreThreads> {
+        Arc::new(CoreThreads {
+            tids: (0..cores).map(|_| AtomicI32::new(0)).collect(),
+            pid: std::process::id(),
+        })
+    }
+
+    /// Registers the calling thread as `core`'s for the IPI signal, until
+    /// the returned registration is dropped.
+    pub(crate) fn register(self: &Arc<Self>, core: usize) -> Result<CoreThread, SignalError> {
+        let target = SignalTarget::register()?;
+        if let Some(slot) = self.tids.get(core) {
+            slot.store(target.tid(), Ordering::Release);
+        }
+        Ok(CoreThread {
+            target,
+            threads: Arc::clone(self),
+            core,
+        })
+    }
+
+    /// Sends the IPI signal to `core`'s thread; false when it has none.
+    pub(crate) fn signal(&self, core: usize) -> bool {
+        let tid = self
+            .tids
+            .get(core)
+            .map_or(0, |tid| tid.load(Ordering::Acquire));
+        tid != 0
+            && wake(Sleeper {
+                pid: self.pid,
+                tid: tid as u32,
+            })
+    }
+}
+
+/// A core thread's registration in its [`CoreThreads`] (cleared on drop)
+/// and for the IPI signal.
+pub(crate) struct CoreThread {
+    target: SignalTarget,
+    threads: Arc<CoreThreads>,
+    core: usize,
+}
+
+impl CoreThread {
+    /// The thread's signal registration.
+    pub(crate) fn target(&self) -> &SignalTarget {
+        &self.target
+    }
+}
+
+impl Drop for CoreThread {
+    fn drop(&mut self) {
+        if let Some(slot) = self.threads.tids.get(self.core) {
+            slot.store(0, Ordering::Release);
+        }
     }
 }
 

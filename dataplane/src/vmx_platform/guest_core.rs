@@ -16,12 +16,11 @@
 //! signal.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::ipi_latency::{IpiLatency, SendStamps};
-use crate::nic::Sleeper;
 use crate::platform::{CorePlatform, IpiBoard, Work};
-use crate::process::{SPIN_QUANTUM_NS, ThreadClock, signal};
+use crate::process::signal::CoreThreads;
+use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
 
 /// The platform of one core running in a vCPU. Only built and used inside
 /// [`vmx::Vcpu::run_closure`].
@@ -34,11 +33,9 @@ pub(super) struct VmxCore {
     pub(super) refused_ipis: u64,
     /// Latency of the IPIs this core received.
     pub(super) ipi_latency: IpiLatency,
-    /// Each core thread's id, for waking it while it is parked outside
-    /// its vCPU.
-    pub(super) tids: Arc<[AtomicI32]>,
-    /// This process's id (asked once: in the guest, `getpid` is an exit).
-    pub(super) pid: u32,
+    /// The core threads, for waking one while it is parked outside its
+    /// vCPU.
+    pub(super) threads: Arc<CoreThreads>,
 }
 
 impl CorePlatform for VmxCore {
@@ -85,15 +82,6 @@ impl CorePlatform for VmxCore {
     /// only stays pending: it is woken with the IPI signal, a `tgkill`
     /// forwarded to the host (one exit, only for a parked target).
     fn wake(&mut self, target: usize) {
-        let tid = self
-            .tids
-            .get(target)
-            .map_or(0, |tid| tid.load(Ordering::Acquire));
-        if tid != 0 {
-            signal::wake(Sleeper {
-                pid: self.pid,
-                tid: tid as u32,
-            });
-        }
+        self.threads.signal(target);
     }
 }

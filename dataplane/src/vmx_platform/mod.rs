@@ -26,7 +26,7 @@ mod guest_core;
 mod heap;
 mod ipi_latency;
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ use crate::app::App;
 use crate::counters::CoreCounters;
 use crate::platform::{DEFAULT_IPI_THROTTLE_NS, IpiBoard};
 use crate::process::park::{self, IdlePolicy};
-use crate::process::signal::{SignalError, SignalTarget};
+use crate::process::signal::{CoreThreads, SignalError, SignalTarget};
 use crate::process::{ThreadClock, pin_to_cpu};
 use crate::runtime::Core;
 use crate::transport::Transport;
@@ -124,7 +124,7 @@ where
         return Err(VmxError::TooManyCores(core.index()));
     }
     park::check_parkable(&cores, park_after).map_err(VmxError::CannotPark)?;
-    let tids: Arc<[AtomicI32]> = cores.iter().map(|_| AtomicI32::new(0)).collect();
+    let threads = CoreThreads::new(cores.len());
     if !heap::keep_memory() {
         tracing::warn!("mallopt refused: allocations may exit the vCPUs");
     }
@@ -156,31 +156,24 @@ where
             stamps: Arc::clone(&stamps),
             refused_ipis: 0,
             ipi_latency: IpiLatency::default(),
-            tids: Arc::clone(&tids),
-            pid: std::process::id(),
+            threads: Arc::clone(&threads),
         };
         let (vm, control) = (vm.clone(), Arc::clone(&runner.control));
         let published = Arc::clone(&runner.published);
-        let tids = Arc::clone(&tids);
+        let threads = Arc::clone(&threads);
         let thread = std::thread::Builder::new()
             .name(format!("zygos-vcpu-{index}"))
             .spawn(move || {
                 pin_to_cpu(index % cpus);
-                let signals = SignalTarget::register()?;
-                if let Some(slot) = tids.get(index) {
-                    slot.store(signals.tid(), Ordering::Release);
-                }
+                let me = threads.register(index)?;
                 let idle = IdlePolicy::new(park_after);
-                let outcome = run_core(
+                run_core(
                     core,
                     platform,
                     (&vm, &control, &published[index]),
-                    (idle, &signals),
-                );
-                if let Some(slot) = tids.get(index) {
-                    slot.store(0, Ordering::Release);
-                }
-                outcome.map_err(|source| VmxError::Core {
+                    (idle, me.target()),
+                )
+                .map_err(|source| VmxError::Core {
                     core: index,
                     source,
                 })
