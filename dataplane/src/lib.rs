@@ -5,6 +5,7 @@ pub mod app;
 pub mod apps;
 pub mod client;
 pub mod counters;
+pub mod idle;
 pub mod netns;
 pub mod netstack_transport;
 pub mod nic;
