@@ -20,6 +20,7 @@ pub mod priority;
 pub mod protocol;
 pub mod queueing;
 pub mod report;
+pub mod server_idle;
 pub mod simulated;
 pub mod stats;
 pub mod sweep;

@@ -48,6 +48,7 @@ fn the_real_memcached_in_a_namespace_serves_the_usr_mix_over_veth() {
         max_connections: 1024,
         nice: 0,
         log_dir: log_dir.clone(),
+        park_after_us: None,
     };
     let own = format!("zy-r0-{}", std::process::id());
     {

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bench::cli::{ConnectionArgs, SloSearchArgs};
 use bench::loadgen::{LoadSpec, run_load_with};
+use bench::server_idle::ServerIdleArgs;
 use dataplane::sched::SchedMode;
 
 use crate::loadmix::{Keyspace, MixRequests, TextResponses, Workload, preload};
@@ -78,6 +79,9 @@ pub struct MemcachedBenchArgs {
     /// a receiver); default 1 when the client has one CPU, else 2.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub client_threads: Option<u8>,
+    /// How ours idles (default: park after 20 µs).
+    #[command(flatten)]
+    pub idle: ServerIdleArgs,
     /// Item memory of both servers, MB.
     #[arg(long, default_value_t = 1024)]
     pub memory_mb: usize,
@@ -257,6 +261,7 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
         max_connections: 4096,
         nice: args.nice,
         log_dir: args.out.clone(),
+        park_after_us: args.idle.server_idle.park_after_us(),
     };
     let (_priority, priority_note) = priority::Priority::raise(args.nice)?;
     let mut notes = vec![
@@ -266,6 +271,7 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
             setup.cpus()
         ),
         priority_note,
+        args.idle.note(),
     ];
     let client = ClientCpus::after(args.cores);
     let mut spec = args.spec();

@@ -61,6 +61,8 @@ pub struct ServerSetup {
     pub nice: i32,
     /// Directory of the servers' logs.
     pub log_dir: PathBuf,
+    /// `--park-after-us` of ours (`None`: its cores poll).
+    pub park_after_us: Option<u64>,
 }
 
 impl ServerSetup {
@@ -101,7 +103,15 @@ impl ServerSetup {
             "--netmask-len".to_owned(),
             OURS_PREFIX.to_string(),
         ];
-        [&dataplane[..], &self.shared_flags()].concat()
+        let park = self
+            .park_after_us
+            .map(|us| ["--park-after-us".to_owned(), us.to_string()]);
+        [
+            &dataplane[..],
+            park.as_ref().map_or(&[], |p| &p[..]),
+            &self.shared_flags(),
+        ]
+        .concat()
     }
 
     /// Arguments of the real memcached listening on `ip`.
@@ -295,6 +305,7 @@ mod tests {
             max_connections: 4096,
             nice: -20,
             log_dir: PathBuf::from("results"),
+            park_after_us: Some(20),
         }
     }
 
@@ -320,7 +331,14 @@ mod tests {
             (dataplane.ip, dataplane.netmask_len),
             (OURS_IP, OURS_PREFIX)
         );
+        assert_eq!(dataplane.park_after_us, Some(20));
         assert_eq!(setup.cpus(), "0-1");
+        let polling = ServerSetup {
+            park_after_us: None,
+            ..setup
+        };
+        let args = polling.ours_args(SchedMode::Zygos, "tap9");
+        assert!(!args.iter().any(|arg| arg.contains("park")), "{args:?}");
     }
 
     #[test]
