@@ -40,6 +40,7 @@ fn plan() -> SweepPlan {
         duration: Duration::from_millis(600),
         client_spin: Duration::from_micros(20),
         client_fifo: Some(1),
+        park_after_us: Some(20),
     }
 }
 

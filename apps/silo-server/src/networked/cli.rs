@@ -19,6 +19,7 @@ use crate::prediction::{self, PredictionError, PredictionPlan};
 use crate::standalone::{StandaloneArgs, StandaloneError, run_standalone};
 use crate::tpcc::Scale;
 use bench::priority::AutogroupBoost;
+use bench::server_idle::ServerIdleArgs;
 
 /// Arguments of `zygos bench silo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,6 +87,9 @@ pub struct SiloBenchArgs {
     /// then; short, since it shares the CPUs with the servers).
     #[arg(long, default_value_t = 20)]
     pub client_spin_us: u64,
+    /// How the dataplane servers idle (default: park after 20 µs).
+    #[command(flatten)]
+    pub idle: ServerIdleArgs,
     /// Directory of the JSON results.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -186,6 +190,7 @@ impl SiloBenchArgs {
             duration: Duration::from_millis(self.duration_ms),
             client_spin: Duration::from_micros(self.client_spin_us),
             client_fifo: (self.client_fifo > 0).then_some(self.client_fifo),
+            park_after_us: self.idle.server_idle.park_after_us(),
         })
     }
 
@@ -199,13 +204,14 @@ impl SiloBenchArgs {
              spinning {} us before each send) and the kernel's TCP, veth and TAP processing",
             self.autogroup_nice, self.server_nice, self.client_fifo, self.client_spin_us
         );
+        let idle = self.idle.note();
         if self.cores >= cpus {
             format!(
                 "{servers} share those CPUs: this machine has {cpus} CPUs and stealing needs at \
-                 least 2 server cores, so every figure includes the client's CPU use"
+                 least 2 server cores, so every figure includes the client's CPU use; {idle}"
             )
         } else {
-            format!("{servers} also run on the remaining CPUs, unpinned")
+            format!("{servers} also run on the remaining CPUs, unpinned; {idle}")
         }
     }
 }

@@ -13,6 +13,7 @@ use dataplane::nic::NicSpec;
 use dataplane::run::{Dataplane, DataplaneArgs, RunError};
 use dataplane::sched::SchedMode;
 
+use super::sweep::SweepPlan;
 use super::topology::{Topology, TopologyError};
 use crate::app::SiloApp;
 use crate::linux::{LinuxScheduler, LinuxSiloConfig, LinuxSiloServer};
@@ -76,10 +77,11 @@ fn unique_tap_name() -> String {
 }
 
 impl RunningServer {
-    /// Starts `kind` on `cores` cores inside `topology`, serving `tpcc`.
+    /// Starts `kind` on the plan's cores (dataplanes idling as it says)
+    /// inside `topology`, serving `tpcc`.
     pub fn start(
         kind: ServerKind,
-        cores: usize,
+        plan: &SweepPlan,
         topology: &Topology,
         tpcc: Arc<Tpcc>,
     ) -> Result<RunningServer, ServerStartError> {
@@ -89,8 +91,9 @@ impl RunningServer {
                 let tap = unique_tap_name();
                 let mut args =
                     DataplaneArgs::new(NicSpec::Tap(tap.clone()), topology.dataplane_ip(), PORT);
-                args.cores = cores;
+                args.cores = plan.cores;
                 args.sched = sched;
+                args.park_after_us = plan.park_after_us;
                 args.netmask_len = topology.dataplane_netmask_len();
                 let dataplane = topology.inside(|| Dataplane::start(&args, app))??;
                 let server = RunningServer {
@@ -107,7 +110,7 @@ impl RunningServer {
             ServerKind::Linux(scheduler) => {
                 let config = LinuxSiloConfig {
                     addr: SocketAddr::from((topology.veth_server_ip(), PORT)),
-                    threads: cores,
+                    threads: plan.cores,
                     scheduler,
                     pin: true,
                 };

@@ -61,6 +61,8 @@ pub struct SweepPlan {
     /// SCHED_FIFO priority of the generator's threads (none: the
     /// caller's policy; see [`super::priority`]).
     pub client_fifo: Option<u8>,
+    /// `--park-after-us` of the dataplane servers (`None`: they poll).
+    pub park_after_us: Option<u64>,
 }
 
 impl SweepPlan {
@@ -236,7 +238,7 @@ pub fn sweep_server(
             return result;
         }
     };
-    let server = match RunningServer::start(kind, plan.cores, topology, Arc::clone(&tpcc)) {
+    let server = match RunningServer::start(kind, plan, topology, Arc::clone(&tpcc)) {
         Ok(server) => server,
         Err(error) => {
             result.verdict = Err(format!("starting: {error}"));
@@ -294,6 +296,7 @@ mod tests {
             duration: Duration::from_millis(100),
             client_spin: Duration::from_micros(20),
             client_fifo: None,
+            park_after_us: None,
         }
     }
 
