@@ -4,7 +4,8 @@
 //! [`run_with_targets`] with a resolver for their names.
 //!
 //! - `zygos bench serve`: run a Linux baseline server until killed;
-//! - `zygos bench load`: one open-loop measurement against an address;
+//! - `zygos bench load`: one open-loop measurement against an address,
+//!   overall and per request class ([`crate::report::class_table`]);
 //! - `zygos bench sweep`: load levels × schedulers, table, JSON/CSV/plots;
 //! - `zygos bench bound`: simulated max load at the SLO for the ideal
 //!   centralised and partitioned models;

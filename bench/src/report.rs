@@ -70,9 +70,12 @@ fn shared_reason(class: &ClassLatency) -> Option<&str> {
 /// A class whose four percentiles are N/A for one reason gets that reason
 /// in place of its percentiles; a percentile N/A on its own (too few
 /// samples for the p99.9 interval, say) reads `N/A` in its column, with
-/// its reason on a line below the row.
+/// its reason on a line below the row. No classes, no table.
 pub fn class_table(classes: &[ClassLatency], confidence: f64) -> String {
     let mut out = String::new();
+    if classes.is_empty() {
+        return out;
+    }
     let _ = writeln!(
         out,
         "per request class (checked latency, us, {:.0}% CI):",
@@ -307,6 +310,7 @@ mod tests {
         });
         assert_eq!(estimate_cell(&valid, 0), "10 [9, 12]");
         assert_eq!(estimate_cell(&valid, 1), "10.3 [9.0, 12.0]");
+        assert_eq!(class_table(&[], 0.95), "");
     }
 
     #[test]
