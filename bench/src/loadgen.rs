@@ -12,13 +12,14 @@
 //! single-thread mode) waits on all connections (epoll), cuts each
 //! connection's bytes into responses with the framer, matches them to
 //! requests in per-connection FIFO order and records each latency (from
-//! the write call to the response read) in an hdrhistogram, per request
-//! class, and in transmission order for the statistics of
-//! [`crate::stats`]. The report
+//! the write call to the response read) in an hdrhistogram and in
+//! transmission order for the statistics of [`crate::stats`], for the
+//! whole run and for each request class ([`ClassLatency`]). The report
 //! says N/A when the open loop broke (a request found every connection's
 //! pipeline full), the rate was missed, the achieved inter-arrivals do not
-//! fit the process, requests went unanswered, or the latency samples fail
-//! the independence or stationarity checks.
+//! fit the process, requests went unanswered (these make every figure of
+//! the run N/A, overall and per class), or a latency series fails the
+//! independence or stationarity checks.
 
 use std::collections::VecDeque;
 use std::io;
