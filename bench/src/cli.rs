@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
+use dataplane::idle::IdleMode;
 
 use crate::linux::{LinuxScheduler, LinuxServer, LinuxServerConfig};
 use crate::loadgen::{LoadSpec, run_load};
@@ -24,6 +25,7 @@ use crate::output::{load_report, table, write_results};
 use crate::plot::{plot_png, plot_svg};
 use crate::queueing::{Model, SimConfig, Slo, erlang, max_load_at_slo};
 use crate::report::class_table;
+use crate::server_idle::ServerIdleArgs;
 use crate::sweep::{LinuxTarget, SweepConfig, SweepResult, Target, run_sweep};
 use crate::workload::{ArrivalProcess, ServiceDistribution};
 
@@ -212,6 +214,10 @@ pub struct SweepArgs {
     /// Cost table of the sim platform (from `zygos bench calibrate`).
     #[arg(long)]
     pub costs: Option<PathBuf>,
+    /// How the dataplane targets idle on the real platform (default: park
+    /// after 20 µs; the Linux targets sleep in epoll_wait).
+    #[command(flatten)]
+    pub idle: ServerIdleArgs,
 }
 
 /// Arguments of `zygos bench bound`.
@@ -259,12 +265,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration like 2s, 500ms or 250us"))
 }
 
-/// Builds the schedulers a caller adds to the sweep, by name and cores.
-pub type TargetResolver<'a> = &'a dyn Fn(&str, usize) -> Option<Box<dyn Target>>;
+/// Builds the schedulers a caller adds to the sweep, by name, cores and
+/// how their idle cores behave.
+pub type TargetResolver<'a> = &'a dyn Fn(&str, usize, IdleMode) -> Option<Box<dyn Target>>;
 
 /// Runs `zygos bench` with the Linux baselines only.
 pub fn run(args: BenchArgs) -> ExitCode {
-    run_with_targets(args, &|_, _| None)
+    run_with_targets(args, &|_, _, _| None)
 }
 
 /// Runs `zygos bench` with the Linux baselines and the dataplane's
@@ -354,7 +361,7 @@ fn sweep(args: &SweepArgs, resolve: TargetResolver<'_>) -> Result<(), String> {
     }
     let mut targets = Vec::new();
     for name in &args.targets {
-        let target: Box<dyn Target> = match resolve(name, args.cores) {
+        let target: Box<dyn Target> = match resolve(name, args.cores, args.idle.server_idle) {
             Some(target) => target,
             None => Box::new(LinuxTarget::new(parse_linux(name)?, args.cores)),
         };
@@ -518,8 +525,11 @@ mod tests {
             sim_requests: 1,
             platform: crate::simulated::SweepPlatform::Real,
             costs: None,
+            idle: ServerIdleArgs {
+                server_idle: IdleMode::Poll,
+            },
         };
-        let error = sweep(&args, &|_, _| None).unwrap_err();
+        let error = sweep(&args, &|_, _, _| None).unwrap_err();
         assert!(error.contains("unknown Linux scheduler"), "{error}");
     }
 }

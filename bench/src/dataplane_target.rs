@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::apps::Synthetic;
 use dataplane::client::SyntheticClient;
+use dataplane::idle::IdleMode;
 use dataplane::nic::NicSpec;
 use dataplane::nic::shm::{PortConfig, ShmError, ShmNic, ShmQueue};
 use dataplane::run::{Dataplane, DataplaneArgs, RunError, mac_for};
@@ -84,29 +85,42 @@ pub enum DataplaneTargetError {
 pub struct DataplaneTarget {
     mode: SchedMode,
     cores: usize,
+    idle: IdleMode,
 }
 
 impl DataplaneTarget {
-    /// A target running `mode` on `cores` dataplane cores.
+    /// A target running `mode` on `cores` polling dataplane cores.
     pub fn new(mode: SchedMode, cores: usize) -> Self {
-        DataplaneTarget { mode, cores }
+        DataplaneTarget {
+            mode,
+            cores,
+            idle: IdleMode::Poll,
+        }
+    }
+
+    /// The same with idle cores behaving as `idle`.
+    pub fn idling(self, idle: IdleMode) -> Self {
+        DataplaneTarget { idle, ..self }
     }
 }
 
 /// Builds the dataplane target called `name` (`zygos`, `zygos-noipi`,
 /// `partitioned`), or `None` for another name.
-pub fn resolve(name: &str, cores: usize) -> Option<Box<dyn Target>> {
+pub fn resolve(name: &str, cores: usize, idle: IdleMode) -> Option<Box<dyn Target>> {
     let mode = name.parse::<SchedMode>().ok()?;
-    Some(Box::new(DataplaneTarget::new(mode, cores)))
+    Some(Box::new(DataplaneTarget::new(mode, cores).idling(idle)))
 }
 
 impl Target for DataplaneTarget {
     fn name(&self) -> String {
-        self.mode.to_string()
+        match self.idle {
+            IdleMode::Poll => self.mode.to_string(),
+            park => format!("{}+{park}", self.mode),
+        }
     }
 
     fn measure(&mut self, spec: &LoadSpec) -> Result<LoadReport, TargetError> {
-        Ok(measure(self.mode, self.cores, spec)?)
+        Ok(measure(self.mode, self.cores, self.idle, spec)?)
     }
 }
 
@@ -120,10 +134,12 @@ fn unique_nic_name() -> String {
     )
 }
 
-/// Starts a dataplane, runs `spec` against it and stops it.
+/// Starts a dataplane (its idle cores behaving as `idle`), runs `spec`
+/// against it and stops it.
 pub fn measure(
     mode: SchedMode,
     cores: usize,
+    idle: IdleMode,
     spec: &LoadSpec,
 ) -> Result<LoadReport, DataplaneTargetError> {
     if spec.connections == 0 || spec.depth == 0 {
@@ -140,6 +156,7 @@ pub fn measure(
             cores,
             sched: mode,
             batch: PARTITIONED_BATCH,
+            park_after_us: idle.park_after_us(),
             ..DataplaneArgs::new(NicSpec::Shm(name.clone()), SERVER_IP, PORT)
         },
         Synthetic,
@@ -338,23 +355,30 @@ mod tests {
 
     #[test]
     fn a_short_zygos_point_on_two_cores_answers_every_request() {
-        let report = measure(SchedMode::Zygos, 2, &short_spec(2_000.0)).unwrap();
-        assert!(report.sent > 500, "sent only {}", report.sent);
-        assert_eq!(report.answered, report.sent, "{:?}", report.failed_checks);
-        assert!(report.histogram.p99 > 0.0);
+        for idle in [IdleMode::Poll, IdleMode::Park { after_us: 20 }] {
+            let report = measure(SchedMode::Zygos, 2, idle, &short_spec(2_000.0)).unwrap();
+            assert!(report.sent > 500, "{idle}: sent only {}", report.sent);
+            let checks = &report.failed_checks;
+            assert_eq!(report.answered, report.sent, "{idle}: {checks:?}");
+            assert!(report.histogram.p99 > 0.0);
+        }
     }
 
     #[test]
     fn names_resolve_to_the_dataplane_schedulers_only() {
         for name in ["zygos", "zygos-noipi", "partitioned"] {
-            assert_eq!(resolve(name, 1).map(|t| t.name()), Some(name.to_owned()));
+            let target = resolve(name, 1, IdleMode::Poll).map(|t| t.name());
+            assert_eq!(target, Some(name.to_owned()));
         }
-        assert!(resolve("linux-floating", 1).is_none());
+        let parking = resolve("zygos", 1, IdleMode::Park { after_us: 20 });
+        assert_eq!(parking.map(|t| t.name()).as_deref(), Some("zygos+park:20"));
+        assert!(resolve("linux-floating", 1, IdleMode::Poll).is_none());
     }
 
     #[test]
     fn a_zero_rate_is_rejected_before_starting() {
-        let error = measure(SchedMode::Partitioned, 1, &short_spec(0.0)).unwrap_err();
+        let error =
+            measure(SchedMode::Partitioned, 1, IdleMode::Poll, &short_spec(0.0)).unwrap_err();
         assert!(matches!(error, DataplaneTargetError::Config(_)), "{error}");
     }
 }
