@@ -127,6 +127,16 @@ pub trait Cpu {
     /// Spends `ns` nanoseconds of service time on this core (a busy loop on
     /// a real core, with IPI safe points; virtual time in the simulator).
     fn spin(&mut self, ns: u64);
+
+    /// An IPI safe point: if another core interrupted this one, does the
+    /// work it asked for now (receive, so that idle cores can steal the
+    /// connections waiting here; remote system calls; transmit), then
+    /// returns. Application code that runs long without spinning (a
+    /// database transaction) calls it between steps; the interrupt itself
+    /// only flags the core, since it may arrive inside the allocator or a
+    /// lock (thesis §4.4.5; see `process::signal`). A CPU without
+    /// interrupts has nothing to do.
+    fn safe_point(&mut self) {}
 }
 
 /// An event-driven application served by the dataplane.

@@ -42,15 +42,17 @@ impl SiloApp {
         &self.tpcc
     }
 
-    /// Executes every whole request in `conn.pending`; returns false on a
+    /// Executes every whole request in `conn.pending`, with an IPI safe
+    /// point after each transaction (they run tens to hundreds of µs); returns false on a
     /// malformed frame.
-    fn serve(&self, conn: &mut SiloConn) -> bool {
+    fn serve(&self, conn: &mut SiloConn, cpu: &mut dyn Cpu) -> bool {
         let mut consumed = 0;
         let healthy = loop {
             match decode_request(&conn.pending[consumed..]) {
                 Ok(Some((request, used))) => {
                     execute(&self.tpcc, &request).encode(&mut conn.replies);
                     consumed += used;
+                    cpu.safe_point();
                 }
                 Ok(None) => break true,
                 Err(error) => {
@@ -71,7 +73,7 @@ impl App for SiloApp {
         SiloConn::default()
     }
 
-    fn on_event(&self, conn: &mut SiloConn, event: AppEvent, calls: &mut Calls, _: &mut dyn Cpu) {
+    fn on_event(&self, conn: &mut SiloConn, event: AppEvent, calls: &mut Calls, cpu: &mut dyn Cpu) {
         if conn.done {
             return;
         }
@@ -79,7 +81,7 @@ impl App for SiloApp {
             AppEvent::Data(bytes) => {
                 conn.pending.extend_from_slice(&bytes);
                 conn.replies.clear();
-                let healthy = self.serve(conn);
+                let healthy = self.serve(conn, cpu);
                 if !conn.replies.is_empty() {
                     calls.send(&conn.replies);
                 }
@@ -107,19 +109,32 @@ mod tests {
     use crate::tpcc::{DeliveryInput, Scale, TxnInput};
     use crate::wire::{Request, Response, Status, decode_response};
 
-    struct FakeCpu;
+    /// Counts the application's IPI safe points.
+    #[derive(Default)]
+    struct FakeCpu {
+        safe_points: usize,
+    }
 
     impl Cpu for FakeCpu {
         fn now_ns(&self) -> u64 {
             0
         }
         fn spin(&mut self, _: u64) {}
+        fn safe_point(&mut self) {
+            self.safe_points += 1;
+        }
+    }
+
+    /// The calls `event` made, and the safe points reached on the way.
+    fn deliver_counting(app: &SiloApp, conn: &mut SiloConn, event: AppEvent) -> (Vec<Call>, usize) {
+        let mut calls = Calls::default();
+        let mut cpu = FakeCpu::default();
+        app.on_event(conn, event, &mut calls, &mut cpu);
+        (calls.into_vec(), cpu.safe_points)
     }
 
     fn deliver(app: &SiloApp, conn: &mut SiloConn, event: AppEvent) -> Vec<Call> {
-        let mut calls = Calls::default();
-        app.on_event(conn, event, &mut calls, &mut FakeCpu);
-        calls.into_vec()
+        deliver_counting(app, conn, event).0
     }
 
     fn responses(calls: &[Call]) -> Vec<Response> {
@@ -167,9 +182,10 @@ mod tests {
         let calls = deliver(&app, &mut conn, AppEvent::Data(first.into()));
         let got = responses(&calls);
         assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
-        let calls = deliver(&app, &mut conn, AppEvent::Data(rest.into()));
+        let (calls, safe_points) = deliver_counting(&app, &mut conn, AppEvent::Data(rest.into()));
         let got = responses(&calls);
         assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(safe_points, 2, "an IPI safe point after each transaction");
         assert!(got.iter().all(|r| r.status == Status::Committed));
         assert_eq!(
             got[0].figure, 10,

@@ -1,7 +1,8 @@
 //! The [`Cpu`] an application runs on: spinning for service time in quanta,
-//! with an IPI safe point between quanta where the core runs the IPI
-//! handler's work (receive, remote system calls, transmit) on its home-side
-//! state, which the application batch does not borrow.
+//! with an IPI safe point between quanta (and wherever the application
+//! calls [`Cpu::safe_point`]) where the core runs the IPI handler's work
+//! (receive, remote system calls, transmit) on its home-side state, which
+//! the application batch does not borrow.
 
 use crate::app::{App, Cpu};
 use crate::platform::CorePlatform;
@@ -36,7 +37,96 @@ impl<T: Transport, A: App, P: CorePlatform> Cpu for AppCpu<'_, T, A, P> {
                 return;
             }
             self.platform.spin(left.min(quantum));
-            ipi_service(self.net, self.app, self.platform);
+            self.safe_point();
         }
+    }
+
+    fn safe_point(&mut self) {
+        ipi_service(self.net, self.app, self.platform);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::app::{App, AppEvent, Calls, Cpu};
+    use crate::platform::IpiBoard;
+    use crate::runtime::test_platform::Recorder;
+    use crate::runtime::{CoreConfig, build_cores};
+    use crate::sched::SchedMode;
+    use crate::sim::net::{SimTransport, SimWire};
+    use crate::sim::workload::Workload;
+    use crate::sim::{ServiceTime, Steering, WorkloadConfig};
+
+    /// An application that, on each request, has core 0 interrupted (as
+    /// an idle core would) and then reaches a safe point, or not.
+    struct Interrupted {
+        board: Arc<IpiBoard>,
+        safe_point: bool,
+    }
+
+    impl App for Interrupted {
+        type Conn = ();
+
+        fn open(&self, _local_port: u16) {}
+
+        fn on_event(&self, _: &mut (), event: AppEvent, _: &mut Calls, cpu: &mut dyn Cpu) {
+            if let AppEvent::Data(_) = event {
+                self.board.post(0, cpu.now_ns() + 1_000_000);
+                if self.safe_point {
+                    cpu.safe_point();
+                }
+            }
+        }
+    }
+
+    /// IPIs core 0 received while running its first application batch.
+    fn ipis_taken_inside_the_batch(safe_point: bool) -> u64 {
+        let wire = SimWire::new(1);
+        let mut platform = Recorder::new(1);
+        let app = Interrupted {
+            board: Arc::clone(&platform.board),
+            safe_point,
+        };
+        let config = CoreConfig {
+            mode: SchedMode::Zygos,
+            ..CoreConfig::default()
+        };
+        let transports = vec![SimTransport::new(0, Arc::clone(&wire))];
+        let mut cores = build_cores(transports, Arc::new(app), config);
+        let workload = Workload::generate(
+            &WorkloadConfig {
+                connections: 1,
+                requests_per_connection: 1,
+                mean_interarrival_ns: 1_000.0,
+                service: ServiceTime::Fixed(1_000),
+                steering: Steering::AllOn(0),
+                split_probability: 0.0,
+            },
+            1,
+            1,
+        );
+        for arrival in &workload.arrivals {
+            for segment in arrival.segments() {
+                wire.deliver(0, segment);
+            }
+        }
+        let core = &mut cores[0];
+        let counters = core.counters();
+        for _ in 0..100 {
+            core.step(&mut platform);
+            if counters.snapshot().app_runs > 0 {
+                break;
+            }
+        }
+        counters.snapshot().ipis_received
+    }
+
+    #[test]
+    fn a_safe_point_does_the_interrupts_work_inside_the_application() {
+        assert_eq!(ipis_taken_inside_the_batch(true), 1);
+        // Without one, the mailbox waits for the loop's next iteration.
+        assert_eq!(ipis_taken_inside_the_batch(false), 0);
     }
 }

@@ -24,6 +24,8 @@
 mod cpu;
 pub(crate) mod home;
 mod park;
+#[cfg(test)]
+mod test_platform;
 
 use std::sync::Arc;
 

@@ -79,50 +79,12 @@ mod tests {
     use std::sync::Arc;
 
     use crate::apps::Synthetic;
-    use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
+    use crate::runtime::test_platform::Recorder;
     use crate::runtime::{CoreConfig, build_cores};
     use crate::sched::SchedMode;
     use crate::sim::net::{SimTransport, SimWire};
     use crate::sim::workload::Workload;
     use crate::sim::{ServiceTime, Steering, WorkloadConfig};
-
-    /// Core 0's platform in these tests: a clock that advances by itself,
-    /// and the interrupts it sends, recorded.
-    struct Recorder {
-        now_ns: u64,
-        board: IpiBoard,
-        interrupted: Vec<usize>,
-    }
-
-    impl CorePlatform for Recorder {
-        fn now_ns(&self) -> u64 {
-            self.now_ns
-        }
-
-        fn spin(&mut self, ns: u64) {
-            self.now_ns += ns;
-        }
-
-        fn spin_quantum_ns(&self) -> u64 {
-            u64::MAX
-        }
-
-        fn charge(&mut self, _work: Work) {
-            self.now_ns += 1;
-        }
-
-        fn board(&self) -> &IpiBoard {
-            &self.board
-        }
-
-        fn interrupt(&mut self, target: usize) {
-            self.interrupted.push(target);
-        }
-
-        fn take_signals(&mut self) -> u64 {
-            0
-        }
-    }
 
     /// Two zygos cores; `connections` requests (one per connection) wait on
     /// core 0's wire while core 1 is parked. Steps core 0 until it ran the
@@ -156,11 +118,7 @@ mod tests {
                 wire.deliver(0, segment);
             }
         }
-        let mut platform = Recorder {
-            now_ns: 1,
-            board: IpiBoard::new(2, DEFAULT_IPI_THROTTLE_NS),
-            interrupted: Vec::new(),
-        };
+        let mut platform = Recorder::new(2);
         platform.board.park(1);
         let core_0 = &mut cores[0];
         let counters = core_0.counters();
