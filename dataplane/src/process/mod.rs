@@ -200,8 +200,10 @@ where
                 let mut idle = IdlePolicy::new(park_after);
                 while !stop.load(Ordering::Relaxed) {
                     let worked = core.step(&mut platform);
-                    if idle.should_park(worked, platform.now_ns()) {
+                    let now = platform.now_ns();
+                    if idle.should_park(worked, now) {
                         park::park(&core, &platform.board, platform.me.target().sleeper());
+                        idle.parked_for(platform.now_ns().saturating_sub(now));
                     }
                 }
                 Ok(())

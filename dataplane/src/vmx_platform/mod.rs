@@ -217,7 +217,9 @@ fn run_core<T: Transport, A: App>(
         epoch = match leave {
             Leave::Control(epoch) => epoch,
             Leave::Park => {
+                let start = platform.clock.now_ns();
                 park::park(&core, &platform.board, signals.sleeper());
+                idle.parked_for(platform.clock.now_ns().saturating_sub(start));
                 continue;
             }
         };
