@@ -27,7 +27,7 @@ use bench::server_idle::ServerIdleArgs;
 use dataplane::sched::SchedMode;
 
 use crate::loadmix::{Keyspace, MixRequests, TextResponses, Workload, preload};
-use report::{BenchmarkResult, ServerResult, table, write_json};
+use report::{BenchmarkResult, ServerResult, summarize, summary_table, table, write_json};
 use search::{RatePoint, SearchConfig, search};
 use servers::{RunningServer, ServerKind, ServerSetup};
 
@@ -98,6 +98,11 @@ pub struct MemcachedBenchArgs {
     /// Directory of the JSON results and the servers' logs.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Whole runs, one after another (so the servers take turns, and a
+    /// slow minute of a shared machine hits one round of each): each
+    /// round's table, then each ratio's median and range over the rounds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
 }
 
 /// Why the benchmark could not run at all.
@@ -325,27 +330,46 @@ pub fn run(args: &MemcachedBenchArgs) -> Result<Vec<BenchmarkResult>, BenchError
     Ok(results)
 }
 
-/// `zygos bench memcached`: runs, prints each workload's table and writes
-/// its JSON; exit code 1 when it cannot run.
+/// `zygos bench memcached`: runs (`--rounds` times), prints each
+/// workload's table and writes its JSON, then the ratios' spread over the
+/// rounds; exit code 1 when it cannot run.
 pub fn cli(args: &MemcachedBenchArgs) -> ExitCode {
-    let results = match run(args) {
-        Ok(results) => results,
+    match rounds(args) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("zygos bench memcached: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for result in &results {
-        print!("{}", table(result));
-        match write_json(result, &args.out) {
-            Ok(path) => println!("wrote {}\n", path.display()),
-            Err(error) => {
-                eprintln!("zygos bench memcached: write results: {error}");
-                return ExitCode::FAILURE;
-            }
+            ExitCode::FAILURE
         }
     }
-    ExitCode::SUCCESS
+}
+
+fn rounds(args: &MemcachedBenchArgs) -> Result<(), String> {
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        let suffix = match args.rounds {
+            1 => String::new(),
+            n => {
+                println!("round {round} of {n}");
+                format!("-round{round}")
+            }
+        };
+        let results = run(args).map_err(|error| error.to_string())?;
+        for result in &results {
+            print!("{}", table(result));
+            let path = write_json(result, &args.out, &suffix)
+                .map_err(|error| format!("write results: {error}"))?;
+            println!("wrote {}\n", path.display());
+        }
+        rounds.push(results);
+    }
+    if rounds.len() > 1 {
+        let summaries = summarize(&rounds);
+        print!("{}", summary_table(&summaries));
+        let path = bench::report::write_json(&args.out, "memcached-rounds.json", &summaries)
+            .map_err(|error| format!("write results: {error}"))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -375,6 +399,9 @@ mod tests {
         assert_eq!(spec.service.mean(), 50.0);
         assert_eq!((spec.connections, spec.depth, spec.seed), (64, 4, 1));
         assert_eq!(args.search_config().retries, 1);
+        assert_eq!(args.rounds, 1);
+        assert_eq!(parse("bench --rounds 3").unwrap().rounds, 3);
+        assert!(parse("bench --rounds 0").is_err());
     }
 
     #[test]

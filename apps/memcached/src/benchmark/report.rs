@@ -1,6 +1,7 @@
 //! What `zygos bench memcached` prints and writes: per server its points
 //! and its maximum throughput at the SLO, then each of our schedulers'
-//! ratio to the real memcached.
+//! ratio to the real memcached; over several rounds, the spread of each
+//! ratio ([`RoundsSummary`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -175,10 +176,124 @@ pub fn table(result: &BenchmarkResult) -> String {
     out
 }
 
-/// Writes `result` as `<dir>/memcached-<workload>.json`.
-pub fn write_json(result: &BenchmarkResult, dir: &Path) -> Result<PathBuf, WriteError> {
-    let name = format!("memcached-{}.json", result.workload.name());
+/// Writes `result` as `<dir>/memcached-<workload><suffix>.json`.
+pub fn write_json(
+    result: &BenchmarkResult,
+    dir: &Path,
+    suffix: &str,
+) -> Result<PathBuf, WriteError> {
+    let name = format!("memcached-{}{suffix}.json", result.workload.name());
     bench::report::write_json(dir, &name, result)
+}
+
+/// The median, lowest and highest of one ratio over the rounds that have
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// Rounds with a figure.
+    pub rounds: usize,
+    /// Their median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The lowest.
+    pub min: f64,
+    /// The highest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (None when there are none).
+    pub fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Spread> {
+        let mut values: Vec<f64> = values.into_iter().flatten().collect();
+        values.sort_by(f64::total_cmp);
+        let (&min, &max) = (values.first()?, values.last()?);
+        let middle = values.len() / 2;
+        let median = match values.len() % 2 {
+            1 => values[middle],
+            _ => (values[middle - 1] + values[middle]) / 2.0,
+        };
+        Some(Spread {
+            rounds: values.len(),
+            median,
+            min,
+            max,
+        })
+    }
+}
+
+/// One of ours over the real memcached, over every round of one workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundsSummary {
+    /// The request mix.
+    pub workload: Workload,
+    /// Our scheduler.
+    pub ours: String,
+    /// Rounds run.
+    pub rounds: usize,
+    /// Spread of the ratio at the SLO (checked).
+    pub ratio: Option<Spread>,
+    /// Spread of the unchecked ratio.
+    pub ratio_unchecked: Option<Spread>,
+}
+
+/// Each of ours over memcached, per workload, over `rounds` (each the
+/// results of one whole run, in the same workload order).
+pub fn summarize(rounds: &[Vec<BenchmarkResult>]) -> Vec<RoundsSummary> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    let mut summaries = Vec::new();
+    for (index, result) in first.iter().enumerate() {
+        let same = || rounds.iter().filter_map(move |round| round.get(index));
+        for ours in &result.ratios {
+            let of = |checked: bool| {
+                Spread::of(same().map(|round| {
+                    let ratio = round.ratios.iter().find(|r| r.ours == ours.ours)?;
+                    if checked {
+                        ratio.ratio
+                    } else {
+                        ratio.ratio_unchecked
+                    }
+                }))
+            };
+            summaries.push(RoundsSummary {
+                workload: result.workload,
+                ours: ours.ours.clone(),
+                rounds: rounds.len(),
+                ratio: of(true),
+                ratio_unchecked: of(false),
+            });
+        }
+    }
+    summaries
+}
+
+fn spread_cell(spread: Option<Spread>) -> String {
+    spread.map_or_else(
+        || "N/A".to_owned(),
+        |s| {
+            format!(
+                "median {:.2}x [{:.2}x, {:.2}x] over {} round(s)",
+                s.median, s.min, s.max, s.rounds
+            )
+        },
+    )
+}
+
+/// The terminal lines of the summaries.
+pub fn summary_table(summaries: &[RoundsSummary]) -> String {
+    let mut out = String::new();
+    for summary in summaries {
+        let _ = writeln!(
+            out,
+            "{} {} / memcached over {} rounds: {} (checked); {} (unchecked)",
+            summary.workload.name().to_uppercase(),
+            summary.ours,
+            summary.rounds,
+            spread_cell(summary.ratio),
+            spread_cell(summary.ratio_unchecked)
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -210,6 +325,46 @@ mod tests {
         };
         result.compute_ratios();
         result
+    }
+
+    #[test]
+    fn rounds_summarize_each_ratio_by_median_and_range() {
+        let round = |zygos: Option<f64>| {
+            vec![result(vec![
+                server("zygos", zygos),
+                server("partitioned", None),
+                server("memcached", Some(100.0)),
+            ])]
+        };
+        let rounds = [
+            round(Some(90.0)),
+            round(Some(120.0)),
+            round(None),
+            round(Some(70.0)),
+        ];
+        let summaries = summarize(&rounds);
+        assert_eq!(summaries.len(), 2);
+        let zygos = &summaries[0];
+        assert_eq!((zygos.ours.as_str(), zygos.rounds), ("zygos", 4));
+        let spread = zygos.ratio.unwrap();
+        assert_eq!(spread.rounds, 3, "the round without a figure is left out");
+        assert!((spread.median - 0.9).abs() < 1e-9, "{spread:?}");
+        assert!((spread.min - 0.7).abs() < 1e-9 && (spread.max - 1.2).abs() < 1e-9);
+        assert_eq!(summaries[1].ratio, None, "partitioned never had a figure");
+        let text = summary_table(&summaries);
+        assert!(
+            text.contains(
+                "USR zygos / memcached over 4 rounds: median 0.90x [0.70x, 1.20x] over 3 round(s)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("USR partitioned / memcached over 4 rounds: N/A"),
+            "{text}"
+        );
+        let even = Spread::of([Some(1.0), Some(3.0)]).unwrap();
+        assert_eq!(even.median, 2.0);
+        assert_eq!(Spread::of([None]), None);
     }
 
     #[test]
@@ -246,8 +401,10 @@ mod tests {
     #[test]
     fn the_json_names_the_workload_and_round_trips_as_json() {
         let dir = std::env::temp_dir().join(format!("mcbench-{}", std::process::id()));
-        let path = write_json(&result(vec![server("memcached", Some(5.0))]), &dir).unwrap();
+        let path = write_json(&result(vec![server("memcached", Some(5.0))]), &dir, "").unwrap();
         assert!(path.ends_with("memcached-usr.json"));
+        let round = write_json(&result(Vec::new()), &dir, "-round2").unwrap();
+        assert!(round.ends_with("memcached-usr-round2.json"));
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(value["workload"], "usr");
