@@ -52,12 +52,10 @@ mod tests {
 
     use crate::app::{App, AppEvent, Calls, Cpu};
     use crate::platform::IpiBoard;
-    use crate::runtime::test_platform::Recorder;
+    use crate::runtime::test_platform::{Recorder, requests_on_core_0, step_until_app_ran};
     use crate::runtime::{CoreConfig, build_cores};
     use crate::sched::SchedMode;
     use crate::sim::net::{SimTransport, SimWire};
-    use crate::sim::workload::Workload;
-    use crate::sim::{ServiceTime, Steering, WorkloadConfig};
 
     /// An application that, on each request, has core 0 interrupted (as
     /// an idle core would) and then reaches a safe point, or not.
@@ -95,32 +93,9 @@ mod tests {
         };
         let transports = vec![SimTransport::new(0, Arc::clone(&wire))];
         let mut cores = build_cores(transports, Arc::new(app), config);
-        let workload = Workload::generate(
-            &WorkloadConfig {
-                connections: 1,
-                requests_per_connection: 1,
-                mean_interarrival_ns: 1_000.0,
-                service: ServiceTime::Fixed(1_000),
-                steering: Steering::AllOn(0),
-                split_probability: 0.0,
-            },
-            1,
-            1,
-        );
-        for arrival in &workload.arrivals {
-            for segment in arrival.segments() {
-                wire.deliver(0, segment);
-            }
-        }
-        let core = &mut cores[0];
-        let counters = core.counters();
-        for _ in 0..100 {
-            core.step(&mut platform);
-            if counters.snapshot().app_runs > 0 {
-                break;
-            }
-        }
-        counters.snapshot().ipis_received
+        requests_on_core_0(&wire, 1, 1);
+        step_until_app_ran(&mut cores[0], &mut platform);
+        cores[0].counters().snapshot().ipis_received
     }
 
     #[test]

@@ -79,12 +79,10 @@ mod tests {
     use std::sync::Arc;
 
     use crate::apps::Synthetic;
-    use crate::runtime::test_platform::Recorder;
+    use crate::runtime::test_platform::{Recorder, requests_on_core_0, step_until_app_ran};
     use crate::runtime::{CoreConfig, build_cores};
     use crate::sched::SchedMode;
     use crate::sim::net::{SimTransport, SimWire};
-    use crate::sim::workload::Workload;
-    use crate::sim::{ServiceTime, Steering, WorkloadConfig};
 
     /// Two zygos cores; `connections` requests (one per connection) wait on
     /// core 0's wire while core 1 is parked. Steps core 0 until it ran the
@@ -101,34 +99,11 @@ mod tests {
             seed: 3,
         };
         let mut cores = build_cores(transports, Arc::new(Synthetic), config);
-        let workload = Workload::generate(
-            &WorkloadConfig {
-                connections,
-                requests_per_connection: 1,
-                mean_interarrival_ns: 1_000.0,
-                service: ServiceTime::Fixed(1_000),
-                steering: Steering::AllOn(0),
-                split_probability: 0.0,
-            },
-            2,
-            1,
-        );
-        for arrival in &workload.arrivals {
-            for segment in arrival.segments() {
-                wire.deliver(0, segment);
-            }
-        }
+        requests_on_core_0(&wire, 2, connections);
         let mut platform = Recorder::new(2);
         platform.board.park(1);
-        let core_0 = &mut cores[0];
-        let counters = core_0.counters();
-        for _ in 0..100 {
-            core_0.step(&mut platform);
-            if counters.snapshot().app_runs > 0 {
-                break;
-            }
-        }
-        let wakeups = counters.snapshot().wakeups_sent;
+        step_until_app_ran(&mut cores[0], &mut platform);
+        let wakeups = cores[0].counters().snapshot().wakeups_sent;
         let parked = platform.board.is_parked(1);
         (platform.interrupted, parked, wakeups)
     }

@@ -1,10 +1,53 @@
 //! The platform of the runtime's unit tests: one core stepped by the test
 //! itself, a clock that advances only by the work charged and spun, and
-//! the interrupts the core sends, recorded instead of delivered.
+//! the interrupts the core sends, recorded instead of delivered; and the
+//! requests those tests put on core 0's wire.
 
 use std::sync::Arc;
 
+use crate::app::App;
 use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
+use crate::runtime::Core;
+use crate::sim::net::{SimTransport, SimWire};
+use crate::sim::workload::Workload;
+use crate::sim::{ServiceTime, Steering, WorkloadConfig};
+
+/// Puts one 1 µs request of each of `connections` connections on core 0's
+/// queue of `wire` (a dataplane of `cores` cores).
+pub(crate) fn requests_on_core_0(wire: &SimWire, cores: usize, connections: usize) {
+    let workload = Workload::generate(
+        &WorkloadConfig {
+            connections,
+            requests_per_connection: 1,
+            mean_interarrival_ns: 1_000.0,
+            service: ServiceTime::Fixed(1_000),
+            steering: Steering::AllOn(0),
+            split_probability: 0.0,
+        },
+        cores,
+        1,
+    );
+    for arrival in &workload.arrivals {
+        for segment in arrival.segments() {
+            wire.deliver(0, segment);
+        }
+    }
+}
+
+/// Steps `core` until it has run the application once (at most 100
+/// steps).
+pub(crate) fn step_until_app_ran<A: App>(
+    core: &mut Core<SimTransport, A>,
+    platform: &mut Recorder,
+) {
+    let counters = core.counters();
+    for _ in 0..100 {
+        core.step(platform);
+        if counters.snapshot().app_runs > 0 {
+            return;
+        }
+    }
+}
 
 /// See the module docs.
 pub(crate) struct Recorder {
