@@ -9,6 +9,8 @@
 //!   its order-statistics confidence interval, or N/A with the reason.
 //! - [`ratio`], [`ratio_cell`], [`or_na`], [`estimate_cell`]: the cells of
 //!   the applications' max-throughput-at-SLO rows and ratio tables.
+//! - [`Spread`]: a ratio's median and range over repeated rounds of a
+//!   benchmark (`--rounds`), and its cell.
 //! - [`write_json`]: a result as a pretty JSON file.
 
 use std::fmt::Write as _;
@@ -22,6 +24,53 @@ use crate::stats::analysis::{PERCENTILES, ReportedEstimate};
 
 /// Width of a percentile cell of [`class_table`] (`1234.5 [1200.0, 1300.0]`).
 const ESTIMATE_WIDTH: usize = 24;
+
+/// The median, lowest and highest of one figure (a ratio) over the rounds
+/// that have it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// Rounds with a figure.
+    pub rounds: usize,
+    /// Their median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The lowest.
+    pub min: f64,
+    /// The highest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (None when there are none).
+    pub fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Spread> {
+        let mut values: Vec<f64> = values.into_iter().flatten().collect();
+        values.sort_by(f64::total_cmp);
+        let (&min, &max) = (values.first()?, values.last()?);
+        let middle = values.len() / 2;
+        let median = match values.len() % 2 {
+            1 => values[middle],
+            _ => (values[middle - 1] + values[middle]) / 2.0,
+        };
+        Some(Spread {
+            rounds: values.len(),
+            median,
+            min,
+            max,
+        })
+    }
+
+    /// `median 1.20x [1.10x, 1.30x] over 3 round(s)`, or `N/A`.
+    pub fn ratio_cell(spread: Option<Spread>) -> String {
+        spread.map_or_else(
+            || "N/A".to_owned(),
+            |s| {
+                format!(
+                    "median {:.2}x [{:.2}x, {:.2}x] over {} round(s)",
+                    s.median, s.min, s.max, s.rounds
+                )
+            },
+        )
+    }
+}
 
 /// `ours / base` when both exist and `base` is positive (a ratio of two
 /// servers' max throughput at the SLO).
@@ -160,6 +209,20 @@ mod tests {
     use rand_distr::{Distribution, Exp};
 
     use super::*;
+
+    #[test]
+    fn a_spread_is_the_median_and_range_of_the_figures_there_are() {
+        let odd = Spread::of([Some(1.2), None, Some(0.7), Some(0.9)]).unwrap();
+        assert_eq!(odd.rounds, 3, "the round without a figure is left out");
+        assert_eq!((odd.median, odd.min, odd.max), (0.9, 0.7, 1.2));
+        assert_eq!(
+            Spread::ratio_cell(Some(odd)),
+            "median 0.90x [0.70x, 1.20x] over 3 round(s)"
+        );
+        assert_eq!(Spread::of([Some(1.0), Some(3.0)]).unwrap().median, 2.0);
+        assert_eq!(Spread::of([None]), None);
+        assert_eq!(Spread::ratio_cell(None), "N/A");
+    }
     use crate::loadgen::{Completion, LoadReport, LoadSpec, SendLog, build_report};
     use crate::workload::ServiceDistribution;
 

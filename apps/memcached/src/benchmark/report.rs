@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use bench::report::{WriteError, estimate_cell, or_na, ratio, ratio_cell};
+use bench::report::{Spread, WriteError, estimate_cell, or_na, ratio, ratio_cell};
 use serde::Serialize;
 
 use super::search::{RatePoint, best_at_slo, best_keeping_up};
@@ -186,40 +186,6 @@ pub fn write_json(
     bench::report::write_json(dir, &name, result)
 }
 
-/// The median, lowest and highest of one ratio over the rounds that have
-/// it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Spread {
-    /// Rounds with a figure.
-    pub rounds: usize,
-    /// Their median (the mean of the middle two for an even count).
-    pub median: f64,
-    /// The lowest.
-    pub min: f64,
-    /// The highest.
-    pub max: f64,
-}
-
-impl Spread {
-    /// The spread of `values` (None when there are none).
-    pub fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Spread> {
-        let mut values: Vec<f64> = values.into_iter().flatten().collect();
-        values.sort_by(f64::total_cmp);
-        let (&min, &max) = (values.first()?, values.last()?);
-        let middle = values.len() / 2;
-        let median = match values.len() % 2 {
-            1 => values[middle],
-            _ => (values[middle - 1] + values[middle]) / 2.0,
-        };
-        Some(Spread {
-            rounds: values.len(),
-            median,
-            min,
-            max,
-        })
-    }
-}
-
 /// One of ours over the real memcached, over every round of one workload.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundsSummary {
@@ -267,18 +233,6 @@ pub fn summarize(rounds: &[Vec<BenchmarkResult>]) -> Vec<RoundsSummary> {
     summaries
 }
 
-fn spread_cell(spread: Option<Spread>) -> String {
-    spread.map_or_else(
-        || "N/A".to_owned(),
-        |s| {
-            format!(
-                "median {:.2}x [{:.2}x, {:.2}x] over {} round(s)",
-                s.median, s.min, s.max, s.rounds
-            )
-        },
-    )
-}
-
 /// The terminal lines of the summaries.
 pub fn summary_table(summaries: &[RoundsSummary]) -> String {
     let mut out = String::new();
@@ -289,8 +243,8 @@ pub fn summary_table(summaries: &[RoundsSummary]) -> String {
             summary.workload.name().to_uppercase(),
             summary.ours,
             summary.rounds,
-            spread_cell(summary.ratio),
-            spread_cell(summary.ratio_unchecked)
+            Spread::ratio_cell(summary.ratio),
+            Spread::ratio_cell(summary.ratio_unchecked)
         );
     }
     out
