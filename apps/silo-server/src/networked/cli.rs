@@ -90,6 +90,11 @@ pub struct SiloBenchArgs {
     /// How the dataplane servers idle (default: park after 20 µs).
     #[command(flatten)]
     pub idle: ServerIdleArgs,
+    /// Whole networked runs, one after another (so the servers take turns
+    /// and a slow minute of a shared machine hits one round of each): each
+    /// round's table, then each ratio's median and range.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
     /// Directory of the JSON results.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -231,26 +236,46 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     let topology = Topology::create()?;
     let cpu_layout = args.cpu_layout();
     println!("CPU layout: {cpu_layout}");
-    let servers: Vec<_> = kinds
-        .into_iter()
-        .map(|kind| {
-            sweep_server(kind, &plan, &topology, |server, point| {
-                println!("{}", report::point_line(server, point));
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        let suffix = match args.rounds {
+            1 => String::new(),
+            n => {
+                println!("round {round} of {n}");
+                format!("-round{round}")
+            }
+        };
+        let servers: Vec<_> = kinds
+            .iter()
+            .map(|&kind| {
+                sweep_server(kind, &plan, &topology, |server, point| {
+                    println!("{}", report::point_line(server, point));
+                })
             })
-        })
-        .collect();
-    let result = NetworkedResult {
-        cores: args.cores,
-        warehouses: args.warehouses,
-        slo_us: args.slo.slo_us,
-        cpu_layout,
-        command: command.to_owned(),
-        ratios: report::ratios(&servers),
-        servers,
-    };
-    print!("{}", report::table(&result));
-    let name = format!("silo-networked-{}cores.json", args.cores);
-    println!("wrote {}", write_json(&args.out, &name, &result)?.display());
+            .collect();
+        let result = NetworkedResult {
+            cores: args.cores,
+            warehouses: args.warehouses,
+            slo_us: args.slo.slo_us,
+            cpu_layout: cpu_layout.clone(),
+            command: command.to_owned(),
+            ratios: report::ratios(&servers),
+            servers,
+        };
+        print!("{}", report::table(&result));
+        let name = format!("silo-networked-{}cores{suffix}.json", args.cores);
+        println!("wrote {}", write_json(&args.out, &name, &result)?.display());
+        rounds.push(result.ratios);
+    }
+    if rounds.len() > 1 {
+        let summaries = report::ratios_over_rounds(&rounds);
+        print!("{}", report::rounds_table(&summaries));
+        let name = format!("silo-networked-{}cores-rounds.json", args.cores);
+        println!(
+            "wrote {}",
+            write_json(&args.out, &name, &summaries)?.display()
+        );
+    }
     Ok(())
 }
 
@@ -331,9 +356,11 @@ mod tests {
     fn defaults_sweep_ours_and_linux_on_two_cores() {
         let args = parse("silo").unwrap();
         assert_eq!(
-            (args.cores, args.slo.slo_us, args.sim_cores),
-            (2, 1000.0, 16)
+            (args.cores, args.slo.slo_us, args.sim_cores, args.rounds),
+            (2, 1000.0, 16, 1)
         );
+        assert_eq!(parse("silo --rounds 3").unwrap().rounds, 3);
+        assert!(parse("silo --rounds 0").is_err());
         let kinds: Vec<ServerKind> = args
             .servers
             .iter()

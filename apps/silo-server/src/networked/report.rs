@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use bench::report::{or_na, ratio, ratio_cell};
+use bench::report::{Spread, or_na, ratio, ratio_cell};
 use serde::Serialize;
 
 use super::sweep::{Point, ServerSweep};
@@ -65,6 +65,58 @@ pub fn ratios(servers: &[ServerSweep]) -> Vec<Ratio> {
             published,
         })
         .collect()
+}
+
+/// One headline ratio over every round of a run (`--rounds`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RatioOverRounds {
+    /// `numerator/denominator`.
+    pub name: String,
+    /// Rounds run.
+    pub rounds: usize,
+    /// Median and range of the measured ratio over the rounds that have
+    /// one.
+    pub measured: Option<Spread>,
+    /// The ratio ZygOS reports for the matching pair.
+    pub published: f64,
+}
+
+/// Each headline ratio over `rounds` (each round's ratios, as
+/// [`ratios`] makes them).
+pub fn ratios_over_rounds(rounds: &[Vec<Ratio>]) -> Vec<RatioOverRounds> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|headline| RatioOverRounds {
+            name: headline.name.clone(),
+            rounds: rounds.len(),
+            measured: Spread::of(rounds.iter().map(|round| {
+                round
+                    .iter()
+                    .find(|r| r.name == headline.name)
+                    .and_then(|r| r.measured)
+            })),
+            published: headline.published,
+        })
+        .collect()
+}
+
+/// The terminal lines of [`ratios_over_rounds`].
+pub fn rounds_table(summaries: &[RatioOverRounds]) -> String {
+    let mut out = String::new();
+    for summary in summaries {
+        let _ = writeln!(
+            out,
+            "  {} over {} rounds: {}   (ZygOS on 16 hyperthreads: {:.2}x)",
+            summary.name,
+            summary.rounds,
+            Spread::ratio_cell(summary.measured),
+            summary.published
+        );
+    }
+    out
 }
 
 /// One progress line for a measured point.
@@ -146,6 +198,37 @@ mod tests {
             steal_share: None,
             verdict: Ok(()),
         }
+    }
+
+    #[test]
+    fn each_ratio_is_summarized_over_the_rounds() {
+        let round = |zygos: Option<f64>| {
+            ratios(&[
+                sweep("zygos", zygos),
+                sweep("partitioned", Some(100.0)),
+                sweep("linux-floating", None),
+            ])
+        };
+        let rounds = [round(Some(150.0)), round(Some(120.0)), round(None)];
+        let summaries = ratios_over_rounds(&rounds);
+        let names: Vec<_> = summaries.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["zygos/linux-floating", "zygos/partitioned"]);
+        assert_eq!(
+            summaries[0].measured, None,
+            "linux-floating never had a figure"
+        );
+        let partitioned = summaries[1].measured.unwrap();
+        assert_eq!(
+            (partitioned.rounds, partitioned.min, partitioned.max),
+            (2, 1.2, 1.5)
+        );
+        let text = rounds_table(&summaries);
+        assert!(
+            text.contains(
+                "zygos/partitioned over 3 rounds: median 1.35x [1.20x, 1.50x] over 2 round(s)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
