@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::loadgen::LoadReport;
 use crate::plot::{PlotError, plot_png, plot_svg};
+use crate::report::estimate_cell;
 use crate::stats::analysis::PERCENTILES;
 use crate::stats::analysis::ReportedEstimate;
 use crate::sweep::SweepResult;
@@ -27,13 +28,6 @@ pub enum OutputError {
     /// Drawing the plot failed.
     #[error(transparent)]
     Plot(#[from] PlotError),
-}
-
-fn p99_cell(estimate: &ReportedEstimate) -> String {
-    match estimate {
-        ReportedEstimate::Valid(e) => format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high),
-        ReportedEstimate::NotAvailable { not_available } => format!("N/A ({not_available})"),
-    }
 }
 
 /// The human-readable report of one load run.
@@ -104,7 +98,7 @@ pub fn table(result: &SweepResult) -> String {
             point
                 .p99_all_requests
                 .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
-            p99_cell(&point.p99)
+            estimate_cell(&point.p99, 1)
         );
         for warning in &point.warnings {
             let _ = writeln!(out, "    warning: {warning}");
