@@ -97,6 +97,9 @@ pub struct IpiBoard {
     /// How many cores are parked: one load tells a busy core that nobody
     /// needs waking.
     parked_cores: CachePadded<AtomicUsize>,
+    /// Whether the cores may park at all; when not, a busy core skips the
+    /// handshake's fence after each step.
+    parking: bool,
 }
 
 /// ZygOS's IPI throttle: at most about one IPI per 4 µs per target.
@@ -111,7 +114,14 @@ impl IpiBoard {
                 .collect(),
             throttle_ns,
             parked_cores: CachePadded::new(AtomicUsize::new(0)),
+            parking: false,
         }
+    }
+
+    /// The same board, for cores that may park or not ([`park`](Self::park)
+    /// is only called on a board that allows it).
+    pub fn with_parking(self, parking: bool) -> Self {
+        IpiBoard { parking, ..self }
     }
 
     /// Number of cores.
@@ -192,8 +202,12 @@ impl IpiBoard {
     }
 
     /// How many cores are parked, after a fence that orders the caller's
-    /// earlier publication of work before this load (module docs).
+    /// earlier publication of work before this load (module docs); 0 at
+    /// once on a board whose cores never park.
     pub fn parked_cores(&self) -> usize {
+        if !self.parking {
+            return 0;
+        }
         fence(Ordering::SeqCst);
         self.parked_cores.load(Ordering::SeqCst)
     }
@@ -226,7 +240,7 @@ mod tests {
 
     #[test]
     fn one_waker_claims_a_parked_core_and_the_count_follows() {
-        let board = IpiBoard::new(3, DEFAULT_IPI_THROTTLE_NS);
+        let board = IpiBoard::new(3, DEFAULT_IPI_THROTTLE_NS).with_parking(true);
         assert_eq!(board.parked_cores(), 0);
         board.park(1);
         board.park(1);

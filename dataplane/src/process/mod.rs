@@ -175,7 +175,8 @@ where
     A: App,
 {
     park::check_parkable(&cores, park_after).map_err(ProcessError::CannotPark)?;
-    let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
+    let board = IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS);
+    let board = Arc::new(board.with_parking(park_after.is_some()));
     let core_threads = CoreThreads::new(cores.len());
     let stop = Arc::new(AtomicBool::new(false));
     let clock = ThreadClock::start();

@@ -62,7 +62,7 @@ impl Recorder {
     pub(crate) fn new(cores: usize) -> Self {
         Recorder {
             now_ns: 1,
-            board: Arc::new(IpiBoard::new(cores, DEFAULT_IPI_THROTTLE_NS)),
+            board: Arc::new(IpiBoard::new(cores, DEFAULT_IPI_THROTTLE_NS).with_parking(true)),
             interrupted: Vec::new(),
         }
     }

@@ -133,7 +133,8 @@ where
     // (an `mprotect`, syscall 10, seen on a core in a steady-state window).
     heap::reserve_thread_arena();
     let vm = Vm::new()?;
-    let board = Arc::new(IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS));
+    let board = IpiBoard::new(cores.len(), DEFAULT_IPI_THROTTLE_NS);
+    let board = Arc::new(board.with_parking(park_after.is_some()));
     let stamps = Arc::new(SendStamps::new(cores.len()));
     let control = Arc::new(Control::default());
     let published: Arc<[CachePadded<Published>]> =
