@@ -19,7 +19,7 @@ pub use signal::SignalError;
 
 use crate::app::App;
 use crate::counters::CoreCounters;
-use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard, Work};
+use crate::platform::{CorePlatform, DEFAULT_IPI_THROTTLE_NS, IpiBoard};
 use crate::runtime::Core;
 use crate::transport::Transport;
 use park::IdlePolicy;
@@ -58,6 +58,33 @@ impl ThreadClock {
     }
 }
 
+/// The [`CorePlatform`] methods every platform whose cores are real threads
+/// shares (process, vmx): the [`ThreadClock`] in field `clock`, its busy
+/// loop in quanta of [`SPIN_QUANTUM_NS`], nothing charged (the code ran),
+/// the [`IpiBoard`] in field `board`.
+macro_rules! real_time_core {
+    () => {
+        fn now_ns(&self) -> u64 {
+            self.clock.now_ns()
+        }
+
+        fn spin(&mut self, ns: u64) {
+            self.clock.spin(ns);
+        }
+
+        fn spin_quantum_ns(&self) -> u64 {
+            $crate::process::SPIN_QUANTUM_NS
+        }
+
+        fn charge(&mut self, _work: $crate::platform::Work) {}
+
+        fn board(&self) -> &$crate::platform::IpiBoard {
+            &self.board
+        }
+    };
+}
+pub(crate) use real_time_core;
+
 /// A real-time core stepped by the calling thread itself (probes, tests):
 /// the process platform's clock and spin, no signals, nothing charged.
 #[derive(Debug)]
@@ -77,23 +104,7 @@ impl InlineCore {
 }
 
 impl CorePlatform for InlineCore {
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-
-    fn spin(&mut self, ns: u64) {
-        self.clock.spin(ns);
-    }
-
-    fn spin_quantum_ns(&self) -> u64 {
-        SPIN_QUANTUM_NS
-    }
-
-    fn charge(&mut self, _work: Work) {}
-
-    fn board(&self) -> &IpiBoard {
-        &self.board
-    }
+    real_time_core!();
 
     fn interrupt(&mut self, _target: usize) {}
 
@@ -111,23 +122,7 @@ struct ProcessCore {
 }
 
 impl CorePlatform for ProcessCore {
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-
-    fn spin(&mut self, ns: u64) {
-        self.clock.spin(ns);
-    }
-
-    fn spin_quantum_ns(&self) -> u64 {
-        SPIN_QUANTUM_NS
-    }
-
-    fn charge(&mut self, _work: Work) {}
-
-    fn board(&self) -> &IpiBoard {
-        &self.board
-    }
+    real_time_core!();
 
     fn interrupt(&mut self, target: usize) {
         self.threads.signal(target);

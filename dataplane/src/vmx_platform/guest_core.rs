@@ -18,9 +18,9 @@
 use std::sync::Arc;
 
 use super::ipi_latency::{IpiLatency, SendStamps};
-use crate::platform::{CorePlatform, IpiBoard, Work};
+use crate::platform::{CorePlatform, IpiBoard};
 use crate::process::signal::CoreThreads;
-use crate::process::{SPIN_QUANTUM_NS, ThreadClock};
+use crate::process::{ThreadClock, real_time_core};
 
 /// The platform of one core running in a vCPU. Only built and used inside
 /// [`vmx::Vcpu::run_closure`].
@@ -39,23 +39,7 @@ pub(super) struct VmxCore {
 }
 
 impl CorePlatform for VmxCore {
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-
-    fn spin(&mut self, ns: u64) {
-        self.clock.spin(ns);
-    }
-
-    fn spin_quantum_ns(&self) -> u64 {
-        SPIN_QUANTUM_NS
-    }
-
-    fn charge(&mut self, _work: Work) {}
-
-    fn board(&self) -> &IpiBoard {
-        &self.board
-    }
+    real_time_core!();
 
     fn interrupt(&mut self, target: usize) {
         self.stamps.stamp(target, self.clock.now_ns());
