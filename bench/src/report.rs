@@ -9,8 +9,8 @@
 //!   its order-statistics confidence interval, or N/A with the reason.
 //! - [`ratio`], [`ratio_cell`], [`or_na`], [`estimate_cell`]: the cells of
 //!   the applications' max-throughput-at-SLO rows and ratio tables.
-//! - [`Spread`]: a ratio's median and range over repeated rounds of a
-//!   benchmark (`--rounds`), and its cell.
+//! - [`Spread`], [`begin_round`]: a ratio's median and range over repeated
+//!   rounds of a benchmark (`--rounds`), its cell, each round's file names.
 //! - [`write_json`]: a result as a pretty JSON file.
 
 use std::fmt::Write as _;
@@ -70,6 +70,17 @@ impl Spread {
             },
         )
     }
+}
+
+/// Starts round `round` (1-based) of `rounds`: prints `round R of N` when
+/// there are several, and returns the suffix of that round's file names
+/// (`-roundR`; empty for a single round).
+pub fn begin_round(round: u32, rounds: u32) -> String {
+    if rounds == 1 {
+        return String::new();
+    }
+    println!("round {round} of {rounds}");
+    format!("-round{round}")
 }
 
 /// `ours / base` when both exist and `base` is positive (a ratio of two
@@ -222,6 +233,8 @@ mod tests {
         assert_eq!(Spread::of([Some(1.0), Some(3.0)]).unwrap().median, 2.0);
         assert_eq!(Spread::of([None]), None);
         assert_eq!(Spread::ratio_cell(None), "N/A");
+        assert_eq!(begin_round(1, 1), "");
+        assert_eq!(begin_round(2, 3), "-round2");
     }
     use crate::loadgen::{Completion, LoadReport, LoadSpec, SendLog, build_report};
     use crate::workload::ServiceDistribution;

@@ -346,13 +346,7 @@ pub fn cli(args: &MemcachedBenchArgs) -> ExitCode {
 fn rounds(args: &MemcachedBenchArgs) -> Result<(), String> {
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
-        let suffix = match args.rounds {
-            1 => String::new(),
-            n => {
-                println!("round {round} of {n}");
-                format!("-round{round}")
-            }
-        };
+        let suffix = bench::report::begin_round(round, args.rounds);
         let results = run(args).map_err(|error| error.to_string())?;
         for result in &results {
             print!("{}", table(result));

@@ -238,13 +238,7 @@ fn networked(args: &SiloBenchArgs, command: &str) -> Result<(), SiloBenchError> 
     println!("CPU layout: {cpu_layout}");
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
-        let suffix = match args.rounds {
-            1 => String::new(),
-            n => {
-                println!("round {round} of {n}");
-                format!("-round{round}")
-            }
-        };
+        let suffix = bench::report::begin_round(round, args.rounds);
         let servers: Vec<_> = kinds
             .iter()
             .map(|&kind| {
